@@ -1,0 +1,8 @@
+// asyncio/asyncio.hpp — the whole library (Python: `import asyncio`).
+#pragma once
+
+#include "asyncio/coroutines.hpp"
+#include "asyncio/events.hpp"
+#include "asyncio/exceptions.hpp"
+#include "asyncio/futures.hpp"
+#include "asyncio/tasks.hpp"

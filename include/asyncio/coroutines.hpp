@@ -1,0 +1,144 @@
+// asyncio/coroutines.hpp — Coro<T>, what a coroutine function returns (Python: a coroutine
+// object).
+//
+// Lazy like Python's: calling a coroutine function only creates its frame; nothing runs until
+// the Coro is awaited (`co_await f()` runs it inside the awaiting task, transferring control
+// directly, with no trip through the event loop) or wrapped in a task (create_task). A Coro
+// that is never awaited is destroyed without its body having run.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "asyncio/exceptions.hpp"
+
+namespace asyncio {
+
+template <class T = void>
+class Coro;
+
+namespace detail {
+
+class TaskBase;
+
+struct CoroPromiseBase {
+  /// Who resumes when this coroutine finishes: the awaiting coroutine, or nothing when the
+  /// coroutine is a task's root (the task notices completion when resume() returns).
+  std::coroutine_handle<> continuation;
+  std::exception_ptr exception;
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+
+  struct FinalAwaiter {
+    bool await_ready() noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> self) noexcept {
+      std::coroutine_handle<> next = self.promise().continuation;
+      return next ? next : std::noop_coroutine();
+    }
+    void await_resume() noexcept {}
+  };
+  FinalAwaiter final_suspend() noexcept { return {}; }
+
+  void unhandled_exception() noexcept { exception = std::current_exception(); }
+};
+
+template <class T>
+struct CoroPromise : CoroPromiseBase {
+  std::optional<T> value;
+
+  Coro<T> get_return_object() noexcept;
+  template <class U = T>
+    requires std::is_convertible_v<U&&, T>
+  void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    value.emplace(std::forward<U>(v));
+  }
+  T take() {
+    if (exception) std::rethrow_exception(exception);
+    return std::move(*value);
+  }
+};
+
+template <>
+struct CoroPromise<void> : CoroPromiseBase {
+  Coro<void> get_return_object() noexcept;
+  void return_void() noexcept {}
+  void take() {
+    if (exception) std::rethrow_exception(exception);
+  }
+};
+
+}  // namespace detail
+
+/// The return type of coroutine functions: `asyncio::Coro<int> f() { co_return 42; }`.
+///
+/// Move-only; owns the coroutine frame. Await it once (`co_await f()`), or hand it to
+/// create_task()/run()/gather(). Awaiting it twice throws RuntimeError.
+template <class T>
+class [[nodiscard]] Coro {
+ public:
+  using promise_type = detail::CoroPromise<T>;
+  using value_type = T;
+  using Handle = std::coroutine_handle<promise_type>;
+
+  Coro() noexcept = default;
+  Coro(Coro&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  Coro& operator=(Coro&& o) noexcept {
+    if (this != &o) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(o.h_, nullptr);
+    }
+    return *this;
+  }
+  ~Coro() {
+    if (h_) h_.destroy();
+  }
+
+  /// Whether this Coro still owns a frame that has not run to completion.
+  bool valid() const noexcept { return h_ && !h_.done(); }
+
+  struct Awaiter {
+    Handle h;
+    bool await_ready() const noexcept { return false; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
+      h.promise().continuation = awaiting;
+      return h;  // symmetric transfer: start the callee right away, no stack growth
+    }
+    T await_resume() { return h.promise().take(); }
+  };
+
+  Awaiter operator co_await() && { return Awaiter{checked()}; }
+  Awaiter operator co_await() & { return Awaiter{checked()}; }
+
+  /// Gives up ownership of the frame (used by tasks, which adopt it).
+  Handle release() noexcept { return std::exchange(h_, nullptr); }
+
+ private:
+  friend struct detail::CoroPromise<T>;
+  explicit Coro(Handle h) noexcept : h_(h) {}
+
+  Handle checked() const {
+    if (!h_) throw RuntimeError("cannot await an empty Coro (moved from or default-constructed)");
+    if (h_.done() || h_.promise().continuation) {
+      throw RuntimeError("cannot reuse already awaited coroutine");
+    }
+    return h_;
+  }
+
+  Handle h_;
+};
+
+namespace detail {
+template <class T>
+Coro<T> CoroPromise<T>::get_return_object() noexcept {
+  return Coro<T>(Coro<T>::Handle::from_promise(*this));
+}
+inline Coro<void> CoroPromise<void>::get_return_object() noexcept {
+  return Coro<void>(Coro<void>::Handle::from_promise(*this));
+}
+}  // namespace detail
+
+}  // namespace asyncio

@@ -1,0 +1,124 @@
+// What Future<T> and Task<T> have in common: the handle API and the awaiter.
+#pragma once
+
+#include <coroutine>
+#include <type_traits>
+
+#include "asyncio/detail/future_base.hpp"
+
+namespace asyncio::detail {
+
+class TaskBase;
+
+/// Suspends the current task until a future (or task) is done.
+template <class Impl>
+class FutureAwaiter final : public CallbackNode, public Suspension {
+ public:
+  explicit FutureAwaiter(Impl* future) : future_(future) { fire = &on_done; }
+  FutureAwaiter(const FutureAwaiter&) = delete;
+  FutureAwaiter& operator=(const FutureAwaiter&) = delete;
+  ~FutureAwaiter() { unlink(); }
+
+  bool await_ready() const noexcept { return future_->done(); }
+  void await_suspend(std::coroutine_handle<> h);
+  bool cancel_awaited(const std::string& message) override { return future_->cancel(message); }
+
+  /// The future, once done; delivers a pending cancellation of the awaiting task first.
+  Impl& resumed();
+
+ private:
+  static void on_done(void* self, bool discard);
+
+  Ref<Impl> future_;
+  TaskBase* task_ = nullptr;
+};
+
+template <class T>
+decltype(auto) result_ref(FutureBase& f, ValueSlot<T>& slot) {
+  f.check_result();
+  if constexpr (!std::is_void_v<T>) return (*slot.value);
+}
+
+/// The handle API shared by Future<T> and Task<T> (CRTP-free: Impl is the shared state).
+template <class Impl, class T>
+class FutureHandle {
+ public:
+  FutureHandle() noexcept = default;
+  explicit FutureHandle(Ref<Impl> impl) noexcept : impl_(std::move(impl)) {}
+
+  /// Whether this handle refers to a future at all (default-constructed handles do not).
+  bool valid() const noexcept { return static_cast<bool>(impl_); }
+  explicit operator bool() const noexcept { return valid(); }
+
+  bool done() const noexcept { return impl_->done(); }
+  bool cancelled() const noexcept { return impl_->cancelled(); }
+
+  /// The result; throws the exception, CancelledError if cancelled, or InvalidStateError
+  /// if not done yet. For void, just the checks.
+  decltype(auto) result() const { return result_ref<T>(*impl_, *impl_); }
+
+  /// The exception (null if it finished with a value); throws CancelledError if cancelled
+  /// and InvalidStateError if not done. Retrieving it silences "exception never retrieved".
+  std::exception_ptr exception() const { return impl_->exception(); }
+
+  /// Requests cancellation; false if already done. See Task::cancel for tasks.
+  bool cancel(const std::string& message = {}) const { return impl_->cancel(message); }
+
+  /// Schedules `callback(handle)` (a handle of this same type) to run on the loop once this
+  /// is done, or soon if it already is. Returns an id for remove_done_callback().
+  template <class Self, class F>
+  CallbackId add_done_callback_as(F&& callback) const {
+    using Node = UserCallback<Self, Impl, std::decay_t<F>>;
+    auto* node = new Node(std::decay_t<F>(std::forward<F>(callback)));
+    node->id = impl_->next_callback_id();
+    impl_->add_callback(node);
+    return node->id;
+  }
+  /// Removes a callback that has not been scheduled yet; returns how many were removed.
+  std::size_t remove_done_callback(CallbackId id) const { return impl_->remove_callback(id); }
+
+  EventLoop& get_loop() const noexcept { return impl_->loop(); }
+
+  /// `co_await f` on an lvalue: the result by reference (valid while a handle lives).
+  auto operator co_await() const& noexcept {
+    struct Awaiter {
+      FutureAwaiter<Impl> inner;
+      bool await_ready() const noexcept { return inner.await_ready(); }
+      void await_suspend(std::coroutine_handle<> h) { inner.await_suspend(h); }
+      decltype(auto) await_resume() {
+        Impl& f = inner.resumed();
+        return result_ref<T>(f, f);
+      }
+    };
+    return Awaiter{FutureAwaiter<Impl>(impl_.get())};
+  }
+  /// `co_await std::move(f)` or on a temporary: the result by value (moved out).
+  auto operator co_await() && noexcept {
+    struct Awaiter {
+      FutureAwaiter<Impl> inner;
+      bool await_ready() const noexcept { return inner.await_ready(); }
+      void await_suspend(std::coroutine_handle<> h) { inner.await_suspend(h); }
+      T await_resume() {
+        Impl& f = inner.resumed();
+        if constexpr (std::is_void_v<T>) {
+          f.check_result();
+        } else {
+          return std::move(result_ref<T>(f, f));
+        }
+      }
+    };
+    return Awaiter{FutureAwaiter<Impl>(impl_.get())};
+  }
+
+  /// The shared state (for the library's own combinators).
+  Impl* impl() const noexcept { return impl_.get(); }
+
+  friend bool operator==(const FutureHandle& a, const FutureHandle& b) noexcept {
+    return a.impl_ == b.impl_;
+  }
+
+ protected:
+  Ref<Impl> impl_;
+};
+
+}  // namespace asyncio::detail

@@ -1,0 +1,44 @@
+// The narrow interface futures and tasks use to reach the loop's internals.
+#pragma once
+
+#include "asyncio/events.hpp"
+
+namespace asyncio::detail {
+
+class TaskBase;
+
+struct LoopAccess {
+  static void schedule(EventLoop& loop, ReadyItem item) { loop.ready_.push(item); }
+
+  static void add_timer(EventLoop& loop, TimerEntry* e, std::int64_t when_ns) {
+    e->when_ns = when_ns;
+    e->seq = loop.timer_seq_++;
+    loop.timers_.push(e);
+  }
+  static void remove_timer(EventLoop& loop, TimerEntry* e) noexcept {
+    if (e->scheduled()) loop.timers_.remove(e);
+  }
+  static std::int64_t now_ns(const EventLoop& loop) noexcept { return loop.now_ns(); }
+
+  static TaskBase* current_task(const EventLoop& loop) noexcept {
+    return static_cast<TaskBase*>(loop.current_task_);
+  }
+  static void set_current_task(EventLoop& loop, TaskBase* t) noexcept { loop.current_task_ = t; }
+  static IntrusiveList<PendingTask>& pending_tasks(EventLoop& loop) noexcept {
+    return loop.pending_tasks_;
+  }
+  static std::uint64_t next_task_number(EventLoop& loop) noexcept { return ++loop.task_counter_; }
+  static bool debug(const EventLoop& loop) noexcept { return loop.debug_; }
+  static void check_not_closed(const EventLoop& loop) { loop.check_not_closed(); }
+};
+
+/// Nanoseconds of a Duration, saturated so that huge delays do not overflow.
+inline std::int64_t to_ns(Duration d) noexcept {
+  constexpr double kMax = 9.0e18;
+  double ns = d.count() * 1e9;
+  if (ns >= kMax) return static_cast<std::int64_t>(kMax);
+  if (ns <= -kMax) return -static_cast<std::int64_t>(kMax);
+  return static_cast<std::int64_t>(ns);
+}
+
+}  // namespace asyncio::detail

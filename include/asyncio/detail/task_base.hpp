@@ -1,0 +1,142 @@
+// The state machine of a task (Python: asyncio.Task.__step / __wakeup / cancel).
+//
+// A task drives one coroutine chain. It is either
+//   - scheduled: a step is on the ready queue (waiter_ may still name what woke it), or
+//   - suspended: resume_point_ is the innermost suspended coroutine and waiter_ the thing it
+//     awaits, whose completion schedules exactly one step, or
+//   - running: the loop's current task, or
+//   - done: the coroutine frame is destroyed and the result is stored.
+// Cancellation mirrors CPython: cancel() first asks waiter_ to cancel (which wakes the task
+// with CancelledError); if that is impossible, must_cancel_ makes the next resumption throw.
+#pragma once
+
+#include <coroutine>
+#include <string>
+
+#include "asyncio/coroutines.hpp"
+#include "asyncio/detail/future_base.hpp"
+#include "asyncio/detail/future_handle.hpp"
+
+namespace asyncio::detail {
+
+class TaskBase : public FutureBase, public PendingTask {
+ public:
+  TaskBase(EventLoop& loop, std::coroutine_handle<> root, std::string name);
+  ~TaskBase() override;
+
+  bool cancel(const std::string& message) override;
+  int cancelling() const noexcept { return num_cancels_requested_; }
+  int uncancel() noexcept {
+    if (num_cancels_requested_ > 0) --num_cancels_requested_;
+    return num_cancels_requested_;
+  }
+
+  std::string name() const;
+  void set_name(std::string name) { name_ = std::move(name); }
+  std::string describe_self() const override { return "Task '" + name() + "'"; }
+  bool is_task() const noexcept override { return true; }
+
+  /// Called by an awaiter's await_suspend: the task now waits on `waiter` and resumes `h`.
+  void suspend(std::coroutine_handle<> h, Suspension* waiter) {
+    resume_point_ = h;
+    waiter_ = waiter;
+    if (must_cancel_ && waiter && waiter->cancel_awaited(cancel_message_)) must_cancel_ = false;
+  }
+  /// Called by an awaiter's await_resume after a suspension: a cancel() that could not be
+  /// delivered through the awaited thing is delivered now.
+  void throw_if_must_cancel() {
+    if (must_cancel_) {
+      must_cancel_ = false;
+      throw CancelledError(cancel_message_);
+    }
+  }
+  /// Schedules a step (the task must be suspended with nothing else to wake it).
+  void wake() { LoopAccess::schedule(*loop_, {&step_entry, this}); }
+  /// Ready-queue entry point: runs one step unless the loop is discarding.
+  static void step_entry(void* task, bool discard) {
+    if (!discard) static_cast<TaskBase*>(task)->step();
+  }
+  /// Resumes the coroutine until its next suspension or its end.
+  void step() noexcept;
+
+  void abandon() noexcept override;
+
+ protected:
+  /// Registers with the loop and schedules the first step.
+  void start();
+  /// Moves the root coroutine's outcome into this future (the frame is still alive).
+  virtual void complete_from_root() noexcept = 0;
+  /// Stores the root's exception: a CancelledError cancels the task, anything else fails it.
+  void complete_with_exception(std::exception_ptr e) noexcept;
+
+  std::coroutine_handle<> root_;
+  std::coroutine_handle<> resume_point_;
+  Suspension* waiter_ = nullptr;
+  std::uint64_t number_ = 0;
+  std::string name_;
+  int num_cancels_requested_ = 0;
+  bool must_cancel_ = false;
+  bool started_ = false;
+
+ private:
+  void finish() noexcept;
+};
+
+template <class T>
+class TaskImpl final : public TaskBase, public ValueSlot<T> {
+ public:
+  TaskImpl(EventLoop& loop, typename Coro<T>::Handle root, std::string name)
+      : TaskBase(loop, root, std::move(name)) {
+    start();
+  }
+
+ private:
+  void complete_from_root() noexcept override {
+    auto& promise = Coro<T>::Handle::from_address(root_.address()).promise();
+    if (promise.exception) {
+      complete_with_exception(promise.exception);
+    } else if (must_cancel_) {
+      // Cancelled right before the coroutine returned: the result is dropped (as CPython).
+      must_cancel_ = false;
+      mark_cancelled(cancel_message_);
+    } else {
+      if constexpr (!std::is_void_v<T>) {
+        try {
+          this->value.emplace(std::move(*promise.value));
+        } catch (...) {
+          set_exception(std::current_exception());
+          return;
+        }
+      }
+      mark_finished();
+    }
+  }
+};
+
+}  // namespace asyncio::detail
+
+namespace asyncio::detail {
+
+template <class Impl>
+void FutureAwaiter<Impl>::await_suspend(std::coroutine_handle<> h) {
+  TaskBase& task = current_task_for("await a future or task");
+  if (static_cast<FutureBase*>(future_.get()) == static_cast<FutureBase*>(&task)) {
+    throw RuntimeError(task.describe_self() + " cannot await on itself");
+  }
+  task_ = &task;
+  future_->add_callback(this);
+  task.suspend(h, this);
+}
+
+template <class Impl>
+Impl& FutureAwaiter<Impl>::resumed() {
+  if (task_) task_->throw_if_must_cancel();
+  return *future_;
+}
+
+template <class Impl>
+void FutureAwaiter<Impl>::on_done(void* self, bool discard) {
+  if (!discard) static_cast<FutureAwaiter*>(static_cast<CallbackNode*>(self))->task_->step();
+}
+
+}  // namespace asyncio::detail

@@ -1,0 +1,340 @@
+// asyncio/events.hpp — the event loop (Python: asyncio.events + asyncio.base_events).
+//
+// One EventLoop runs on one thread. Each iteration (`_run_once` in CPython) it:
+//   1. polls the reactor for I/O (without blocking when callbacks are ready),
+//   2. moves expired timers onto the ready queue, in (deadline, scheduling order),
+//   3. runs exactly the callbacks that were ready when the iteration began, FIFO.
+// Callbacks scheduled while an iteration runs wait for the next one, so `sleep(0s)` yields
+// exactly one iteration and no callback can starve I/O.
+//
+// Lifetime rule: futures and tasks created by a loop must not be completed after that loop is
+// destroyed. A finished task whose handle outlives its loop is fine.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "asyncio/detail/intrusive_list.hpp"
+#include "asyncio/detail/ready_queue.hpp"
+#include "asyncio/detail/timer_heap.hpp"
+#include "asyncio/exceptions.hpp"
+
+namespace asyncio {
+
+/// Durations throughout the API: seconds as a double, like Python's floats. Any
+/// std::chrono duration converts implicitly (`1s`, `500ms`, `0.25s`).
+using Duration = std::chrono::duration<double>;
+
+class EventLoop;
+template <class T>
+class Coro;
+template <class T>
+class Future;
+template <class T>
+class Task;
+
+/// What `EventLoop::call_exception_handler` receives (Python's `context` dict).
+struct ExceptionContext {
+  std::string message;           ///< what happened, e.g. "Task exception was never retrieved"
+  std::exception_ptr exception;  ///< the exception, when there is one
+  std::string task;              ///< name of the task or future involved, when there is one
+};
+
+using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
+
+namespace detail {
+
+struct LoopAccess;
+class Reactor;
+class IoWatchers;
+
+/// Shared state behind Handle/TimerHandle. Atomically counted: call_soon_threadsafe hands
+/// handles to other threads.
+class HandleState {
+ public:
+  explicit HandleState(EventLoop* loop) noexcept : loop(loop) {}
+  HandleState(const HandleState&) = delete;
+  HandleState& operator=(const HandleState&) = delete;
+  virtual ~HandleState() = default;
+
+  /// Runs the callback; exceptions go to the loop's exception handler.
+  virtual void invoke() = 0;
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  EventLoop* loop;
+  std::atomic<bool> cancelled{false};
+  TimerEntry timer;  // used by timer handles only
+
+ private:
+  std::atomic<std::uint32_t> refs_{1};
+};
+
+template <class F>
+class CallbackHandle final : public HandleState {
+ public:
+  CallbackHandle(EventLoop* loop, F&& f) : HandleState(loop), f_(std::move(f)) {}
+  void invoke() override { f_(); }
+
+ private:
+  F f_;
+};
+
+template <class F, class... Args>
+auto bind_callback(F&& f, Args&&... args) {
+  if constexpr (sizeof...(Args) == 0) {
+    return std::decay_t<F>(std::forward<F>(f));
+  } else {
+    return [f = std::decay_t<F>(std::forward<F>(f)),
+            args = std::make_tuple(std::decay_t<Args>(std::forward<Args>(args))...)]() mutable {
+      std::apply(f, args);
+    };
+  }
+}
+
+/// A task as the loop sees it: something pending that close() must tear down.
+class PendingTask : public ListNode {
+ public:
+  /// Called by EventLoop::close() for tasks that never finished: destroys the coroutine
+  /// without running it further and reports "Task was destroyed but it is pending!".
+  virtual void abandon() noexcept = 0;
+
+ protected:
+  ~PendingTask() = default;
+};
+
+/// The loop running on this thread, or nullptr.
+inline thread_local EventLoop* running_loop = nullptr;
+
+}  // namespace detail
+
+/// A callback scheduled with call_soon()/call_soon_threadsafe(); cancel() prevents it from
+/// running if it has not run yet. Copies refer to the same scheduled callback.
+class Handle {
+ public:
+  Handle() noexcept = default;
+  Handle(const Handle& o) noexcept : state_(o.state_) {
+    if (state_) state_->add_ref();
+  }
+  Handle(Handle&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  Handle& operator=(Handle o) noexcept {
+    std::swap(state_, o.state_);
+    return *this;
+  }
+  ~Handle() {
+    if (state_) state_->release();
+  }
+
+  /// Prevents the callback from running. Cancelling twice, or after it ran, does nothing.
+  /// A cancelled timer leaves the loop's timer heap at once.
+  void cancel();
+  bool cancelled() const noexcept {
+    return state_ && state_->cancelled.load(std::memory_order_relaxed);
+  }
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+
+ protected:
+  friend class EventLoop;
+  explicit Handle(detail::HandleState* adopted) noexcept : state_(adopted) {}
+  detail::HandleState* state_ = nullptr;
+};
+
+/// A callback scheduled with call_later()/call_at().
+class TimerHandle : public Handle {
+ public:
+  TimerHandle() noexcept = default;
+  /// The absolute deadline, on the loop.time() clock.
+  double when() const noexcept;
+
+ private:
+  friend class EventLoop;
+  using Handle::Handle;
+};
+
+/// The event loop. Create one directly, or let asyncio::run()/Runner create it.
+class EventLoop {
+ public:
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // ---- Scheduling callbacks ----------------------------------------------------------------
+
+  /// Schedules `callback(args...)` to run on the next iteration. Callbacks run in the order
+  /// they were scheduled. Exceptions thrown by the callback go to the exception handler.
+  template <class F, class... Args>
+  Handle call_soon(F&& callback, Args&&... args) {
+    check_not_closed();
+    auto* h = new_handle(std::forward<F>(callback), std::forward<Args>(args)...);
+    h->add_ref();  // the ready queue's reference
+    schedule_handle(h);
+    return Handle(h);
+  }
+
+  /// call_soon() that may be called from any thread; wakes the loop if it is waiting.
+  template <class F, class... Args>
+  Handle call_soon_threadsafe(F&& callback, Args&&... args) {
+    auto* h = new_handle(std::forward<F>(callback), std::forward<Args>(args)...);
+    h->add_ref();
+    schedule_handle_threadsafe(h);
+    return Handle(h);
+  }
+
+  /// Schedules `callback(args...)` after `delay` (negative delays count as zero). Timers with
+  /// the same deadline run in the order they were scheduled.
+  template <class F, class... Args>
+  TimerHandle call_later(Duration delay, F&& callback, Args&&... args) {
+    return call_at(time() + delay.count(), std::forward<F>(callback), std::forward<Args>(args)...);
+  }
+
+  /// Schedules `callback(args...)` at the absolute time `when` of the loop.time() clock.
+  template <class F, class... Args>
+  TimerHandle call_at(double when, F&& callback, Args&&... args) {
+    check_not_closed();
+    auto* h = new_handle(std::forward<F>(callback), std::forward<Args>(args)...);
+    h->add_ref();  // the timer heap's reference
+    schedule_timer_handle(h, when);
+    return TimerHandle(h);
+  }
+
+  /// Monotonic time in seconds (Python: loop.time()).
+  double time() const noexcept;
+
+  // ---- Running and stopping ----------------------------------------------------------------
+
+  /// Runs until stop() is called.
+  void run_forever();
+  /// Runs until `future` is done and returns its result (or rethrows its exception). A
+  /// coroutine is wrapped in a task first. Defined in tasks.hpp.
+  template <class T>
+  T run_until_complete(Coro<T> coro);
+  template <class T>
+  T run_until_complete(Task<T> task);
+  template <class T>
+  T run_until_complete(Future<T> future);
+
+  /// Stops run_forever() after the current iteration.
+  void stop() noexcept { stopping_ = true; }
+  bool is_running() const noexcept { return running_; }
+  bool is_closed() const noexcept { return closed_; }
+  /// Closes the loop: drops pending callbacks and destroys tasks that never finished. Throws
+  /// RuntimeError while the loop runs. Idempotent.
+  void close();
+
+  // ---- Tasks and futures (defined in futures.hpp and tasks.hpp) ----------------------------
+
+  /// Wraps `coro` in a task scheduled to start on the next iteration.
+  template <class T>
+  Task<T> create_task(Coro<T> coro, std::string name = {});
+  /// A new pending future bound to this loop.
+  template <class T = void>
+  Future<T> create_future();
+
+  // ---- Watching file descriptors -----------------------------------------------------------
+
+  /// Calls `callback(args...)` whenever `fd` is readable, until remove_reader(fd). Replaces
+  /// any reader already registered for `fd`. Throws std::system_error if the fd cannot be
+  /// watched (e.g. a regular file or a closed fd).
+  template <class F, class... Args>
+  void add_reader(int fd, F&& callback, Args&&... args) {
+    check_not_closed();
+    set_watcher(fd, /*writer=*/false,
+                new_handle(std::forward<F>(callback), std::forward<Args>(args)...));
+  }
+  template <class F, class... Args>
+  void add_writer(int fd, F&& callback, Args&&... args) {
+    check_not_closed();
+    set_watcher(fd, /*writer=*/true,
+                new_handle(std::forward<F>(callback), std::forward<Args>(args)...));
+  }
+  /// Stops watching; returns whether a callback was registered.
+  bool remove_reader(int fd);
+  bool remove_writer(int fd);
+
+  // ---- Errors and debugging ----------------------------------------------------------------
+
+  /// Handler for errors nobody can catch (callback exceptions, exceptions never retrieved).
+  /// An empty handler restores the default, which prints the context to stderr.
+  void set_exception_handler(ExceptionHandler handler) { handler_ = std::move(handler); }
+  const ExceptionHandler& get_exception_handler() const noexcept { return handler_; }
+  void call_exception_handler(const ExceptionContext& context) noexcept;
+  void default_exception_handler(const ExceptionContext& context) noexcept;
+
+  /// Debug mode: warns on stderr about callbacks and task steps slower than
+  /// slow_callback_duration(), and rejects non-threadsafe calls from other threads.
+  void set_debug(bool enabled) noexcept { debug_ = enabled; }
+  bool get_debug() const noexcept { return debug_; }
+  void set_slow_callback_duration(Duration d) noexcept { slow_callback_duration_ = d; }
+  Duration slow_callback_duration() const noexcept { return slow_callback_duration_; }
+
+ private:
+  friend struct detail::LoopAccess;
+  friend class Handle;
+  friend class TimerHandle;
+
+  template <class F, class... Args>
+  detail::HandleState* new_handle(F&& f, Args&&... args) {
+    using Fn = decltype(detail::bind_callback(std::forward<F>(f), std::forward<Args>(args)...));
+    return new detail::CallbackHandle<Fn>(
+        this, detail::bind_callback(std::forward<F>(f), std::forward<Args>(args)...));
+  }
+
+  void check_not_closed() const {
+    if (closed_) throw RuntimeError("Event loop is closed");
+  }
+  void check_thread() const;
+  void schedule_handle(detail::HandleState* h);
+  void schedule_handle_threadsafe(detail::HandleState* h);
+  void schedule_timer_handle(detail::HandleState* h, double when);
+  void cancel_handle(detail::HandleState* h) noexcept;
+  void set_watcher(int fd, bool writer, detail::HandleState* h);
+  void run_once();
+  void drain_threadsafe_queue();
+  void run_ready_item(detail::ReadyItem item);
+  void poll_io(std::int64_t timeout_ns);
+  static void run_handle(void* h, bool discard);
+  std::int64_t now_ns() const noexcept;
+
+  detail::ReadyQueue ready_;
+  detail::TimerHeap timers_;
+  std::uint64_t timer_seq_ = 0;
+  detail::IntrusiveList<detail::PendingTask> pending_tasks_;
+  void* current_task_ = nullptr;  // detail::TaskBase*, typed in tasks.hpp
+  std::uint64_t task_counter_ = 0;
+
+  std::unique_ptr<detail::Reactor> reactor_;
+  std::unique_ptr<detail::IoWatchers> watchers_;
+
+  std::mutex threadsafe_mutex_;
+  std::vector<detail::HandleState*> threadsafe_queue_;
+  std::atomic<bool> threadsafe_pending_{false};
+
+  bool running_ = false;
+  bool stopping_ = false;
+  bool closed_ = false;
+  bool debug_ = false;
+  Duration slow_callback_duration_{0.1};
+  std::thread::id thread_id_;
+  ExceptionHandler handler_;
+};
+
+/// The loop running in this thread. Throws RuntimeError("no running event loop") outside one.
+EventLoop& get_running_loop();
+
+}  // namespace asyncio

@@ -1,0 +1,90 @@
+// asyncio/exceptions.hpp — the exception types of asyncio (Python: asyncio.exceptions).
+//
+// Mapping to Python:
+//   CancelledError     BaseException subclass → deliberately NOT derived from std::exception,
+//                      so `catch (const std::exception&)` never swallows a cancellation, exactly
+//                      as `except Exception:` never catches CancelledError in Python 3.8+.
+//   TimeoutError       builtins.TimeoutError (asyncio.TimeoutError is an alias since 3.11).
+//   InvalidStateError  asyncio.InvalidStateError.
+//   RuntimeError       builtins.RuntimeError, for misuse of the loop or a task.
+//   ValueError         builtins.ValueError.
+//   ExceptionGroup     builtins.ExceptionGroup, raised by TaskGroup.
+#pragma once
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace asyncio {
+
+/// The operation (usually the awaiting task) was cancelled.
+///
+/// Not a `std::exception`: cancellation is a control-flow signal, not an error. Catch it
+/// explicitly with `catch (const asyncio::CancelledError&)`, do your cleanup, and rethrow
+/// (swallowing it breaks timeout(), wait_for() and TaskGroup, as in Python).
+class CancelledError {
+ public:
+  CancelledError() = default;
+  explicit CancelledError(std::string message) : message_(std::move(message)) {}
+
+  /// The message given to `cancel(msg)`; empty when none was given.
+  const std::string& message() const noexcept { return message_; }
+  /// For symmetry with std::exception; never empty.
+  const char* what() const noexcept {
+    return message_.empty() ? "asyncio::CancelledError" : message_.c_str();
+  }
+
+ private:
+  std::string message_;
+};
+
+/// A deadline set by timeout(), timeout_at() or wait_for() expired.
+class TimeoutError : public std::runtime_error {
+ public:
+  TimeoutError() : std::runtime_error("asyncio::TimeoutError: the operation timed out") {}
+  explicit TimeoutError(const std::string& what) : std::runtime_error(what) {}
+};
+
+/// A Future or Task is not in the state an operation needs (e.g. result() while pending).
+class InvalidStateError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+/// Misuse of the event loop or of a task (Python's RuntimeError).
+class RuntimeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// An argument has the right type but a wrong value (Python's ValueError).
+class ValueError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// Several unrelated exceptions raised together, as by a TaskGroup whose children failed.
+///
+/// Holds the exceptions in the order they happened; `exceptions()` gives them for
+/// rethrowing and inspection (Python's `eg.exceptions`).
+class ExceptionGroup : public std::exception {
+ public:
+  ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions);
+
+  const char* what() const noexcept override { return what_.c_str(); }
+  /// The message alone, without the sub-exception count (Python's `eg.message`).
+  const std::string& message() const noexcept { return message_; }
+  const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
+
+ private:
+  std::string message_;
+  std::string what_;
+  std::vector<std::exception_ptr> exceptions_;
+};
+
+/// A human-readable one-line description of any exception (for logs and error messages):
+/// the what() of a std::exception, the message of a CancelledError, or "unknown exception".
+std::string describe(const std::exception_ptr& e);
+
+}  // namespace asyncio

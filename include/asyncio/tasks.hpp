@@ -1,0 +1,216 @@
+// asyncio/tasks.hpp — Task<T>, create_task, sleep, current_task, all_tasks (Python:
+// asyncio.tasks, first half; gather/wait/shield/as_completed have their own headers).
+//
+// A task runs a coroutine concurrently with others on the loop: create_task() schedules it at
+// once and it runs whenever the current task suspends. Tasks are futures, with reference
+// semantics; the loop keeps a pending task alive, so dropping every handle of a running task
+// does not stop it ("fire and forget" works; its exception is then reported through the loop's
+// exception handler as "Task exception was never retrieved").
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "asyncio/coroutines.hpp"
+#include "asyncio/detail/task_base.hpp"
+#include "asyncio/futures.hpp"
+
+namespace asyncio {
+
+/// A type-erased task: everything of Task<T> but result() (Python: any asyncio.Task).
+/// Awaiting it waits for the task and rethrows its exception, discarding any value.
+class AnyTask : public detail::FutureHandle<detail::TaskBase, void> {
+  using Base = detail::FutureHandle<detail::TaskBase, void>;
+
+ public:
+  AnyTask() noexcept = default;
+  explicit AnyTask(detail::Ref<detail::TaskBase> impl) noexcept : Base(std::move(impl)) {}
+
+  /// Requests cancellation (Python: Task.cancel(msg)). Returns false if the task is done.
+  /// The task sees CancelledError(message) at its current or next suspension; it may catch
+  /// it, so cancellation is a request, not a guarantee. Each call counts in cancelling().
+  bool cancel(const std::string& message = {}) const { return impl_->cancel(message); }
+  /// Number of cancellation requests not yet withdrawn by uncancel().
+  int cancelling() const noexcept { return impl_->cancelling(); }
+  /// Withdraws one cancellation request; returns the remaining count.
+  int uncancel() const noexcept { return impl_->uncancel(); }
+  /// "Task-N" unless named at creation or with set_name().
+  std::string get_name() const { return impl_->name(); }
+  void set_name(std::string name) const { impl_->set_name(std::move(name)); }
+
+  template <class F>
+  CallbackId add_done_callback(F&& callback) const {
+    return this->template add_done_callback_as<AnyTask>(std::forward<F>(callback));
+  }
+};
+
+/// A handle to a scheduled coroutine producing T (Python: asyncio.Task).
+template <class T = void>
+class Task : public detail::FutureHandle<detail::TaskImpl<T>, T> {
+  using Base = detail::FutureHandle<detail::TaskImpl<T>, T>;
+
+ public:
+  using value_type = T;
+  Task() noexcept = default;
+  explicit Task(detail::Ref<detail::TaskImpl<T>> impl) noexcept : Base(std::move(impl)) {}
+
+  /// See AnyTask::cancel.
+  bool cancel(const std::string& message = {}) const { return this->impl_->cancel(message); }
+  int cancelling() const noexcept { return this->impl_->cancelling(); }
+  int uncancel() const noexcept { return this->impl_->uncancel(); }
+  std::string get_name() const { return this->impl_->name(); }
+  void set_name(std::string name) const { this->impl_->set_name(std::move(name)); }
+
+  /// `callback(Task<T>&)` runs on the loop once the task is done.
+  template <class F>
+  CallbackId add_done_callback(F&& callback) const {
+    return this->template add_done_callback_as<Task>(std::forward<F>(callback));
+  }
+
+  operator AnyTask() const noexcept {
+    return AnyTask(detail::Ref<detail::TaskBase>(this->impl_.get()));
+  }
+};
+
+template <class T>
+Task<T> EventLoop::create_task(Coro<T> coro, std::string name) {
+  if (!coro.valid()) throw RuntimeError("create_task() needs a coroutine that has not run");
+  auto* impl = new detail::TaskImpl<T>(*this, coro.release(), std::move(name));
+  return Task<T>(detail::Ref<detail::TaskImpl<T>>(impl));
+}
+
+/// Schedules `coro` as a task on the running loop (Python: asyncio.create_task).
+template <class T>
+Task<T> create_task(Coro<T> coro, std::string name = {}) {
+  return get_running_loop().create_task(std::move(coro), std::move(name));
+}
+
+/// The task running now (Python: asyncio.current_task()); empty when called outside a task.
+AnyTask current_task();
+/// The loop's tasks that are not done yet (Python: asyncio.all_tasks()).
+std::vector<AnyTask> all_tasks();
+std::vector<AnyTask> all_tasks(EventLoop& loop);
+
+namespace detail {
+
+/// Awaiter of sleep(): a timer entry in the coroutine frame, so sleeping allocates nothing.
+template <class T>
+class SleepAwaiter final : public Suspension {
+ public:
+  SleepAwaiter(Duration delay, ValueSlot<T>&& result) : delay_(delay), result_(std::move(result)) {}
+  SleepAwaiter(const SleepAwaiter&) = delete;
+  SleepAwaiter& operator=(const SleepAwaiter&) = delete;
+  ~SleepAwaiter() {
+    if (task_) LoopAccess::remove_timer(task_->loop(), &entry_);
+  }
+
+  bool await_ready() const noexcept { return false; }  // even sleep(0s) yields once
+
+  void await_suspend(std::coroutine_handle<> h) {
+    TaskBase& task = current_task_for("sleep");
+    task_ = &task;
+    if (delay_.count() <= 0) {
+      state_ = State::Yielded;
+      task.wake();
+    } else {
+      EventLoop& loop = task.loop();
+      entry_.run = &on_timer;
+      entry_.arg = this;
+      LoopAccess::add_timer(loop, &entry_, LoopAccess::now_ns(loop) + to_ns(delay_));
+      state_ = State::Sleeping;
+    }
+    task.suspend(h, this);
+  }
+
+  bool cancel_awaited(const std::string& message) override {
+    switch (state_) {
+      case State::Sleeping:
+        LoopAccess::remove_timer(task_->loop(), &entry_);
+        task_->wake();
+        break;
+      case State::Expired:  // the wake-up is queued already; it will see the cancellation
+        break;
+      case State::Yielded:  // a bare yield is not a future: CPython cannot cancel it either
+      case State::Cancelled:
+        return false;
+    }
+    state_ = State::Cancelled;
+    message_ = message;
+    return true;
+  }
+
+  T await_resume() {
+    if (state_ == State::Cancelled) {
+      task_->throw_if_must_cancel();
+      throw CancelledError(std::move(message_));
+    }
+    task_->throw_if_must_cancel();
+    if constexpr (!std::is_void_v<T>) return std::move(*result_.value);
+  }
+
+ private:
+  enum class State : std::uint8_t { Sleeping, Expired, Yielded, Cancelled };
+
+  static void on_timer(void* self, bool discard) {
+    if (discard) return;
+    auto* s = static_cast<SleepAwaiter*>(self);
+    if (s->state_ == State::Sleeping) s->state_ = State::Expired;
+    s->task_->step();
+  }
+
+  Duration delay_;
+  ValueSlot<T> result_;
+  TaskBase* task_ = nullptr;
+  TimerEntry entry_;
+  State state_ = State::Sleeping;
+  std::string message_;
+};
+
+}  // namespace detail
+
+/// Suspends the current task for `delay` (Python: asyncio.sleep). `sleep(0s)` yields to the
+/// loop for exactly one iteration. Cancellable: a cancelled sleep throws CancelledError.
+inline detail::SleepAwaiter<void> sleep(Duration delay) {
+  return detail::SleepAwaiter<void>(delay, {});
+}
+/// As sleep(delay), then returns `result`.
+template <class T>
+detail::SleepAwaiter<std::decay_t<T>> sleep(Duration delay, T&& result) {
+  detail::ValueSlot<std::decay_t<T>> slot;
+  slot.value.emplace(std::forward<T>(result));
+  return detail::SleepAwaiter<std::decay_t<T>>(delay, std::move(slot));
+}
+
+// ---- EventLoop::run_until_complete -----------------------------------------------------------
+
+namespace detail {
+/// Runs `loop` until the future `f` is done (Python: run_until_complete's done callback).
+void run_until_done(EventLoop& loop, FutureBase& f);
+}  // namespace detail
+
+template <class T>
+T EventLoop::run_until_complete(Future<T> future) {
+  detail::run_until_done(*this, *future.impl());
+  if constexpr (std::is_void_v<T>) {
+    future.result();
+  } else {
+    return std::move(future.result());
+  }
+}
+
+template <class T>
+T EventLoop::run_until_complete(Task<T> task) {
+  detail::run_until_done(*this, *task.impl());
+  if constexpr (std::is_void_v<T>) {
+    task.result();
+  } else {
+    return std::move(task.result());
+  }
+}
+
+template <class T>
+T EventLoop::run_until_complete(Coro<T> coro) {
+  return run_until_complete(create_task(std::move(coro)));
+}
+
+}  // namespace asyncio

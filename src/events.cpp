@@ -1,0 +1,335 @@
+// The event loop: scheduling, timers, the run loop, fd watching and error reporting.
+
+#include "asyncio/events.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <unordered_set>
+
+#include "asyncio/detail/loop_access.hpp"
+#include "asyncio/detail/loop_registry.hpp"
+#include "reactor.hpp"
+
+namespace asyncio {
+namespace detail {
+
+struct Watch {
+  HandleState* reader = nullptr;
+  HandleState* writer = nullptr;
+};
+
+class IoWatchers {
+ public:
+  std::unordered_map<int, Watch> by_fd;
+  std::vector<Reactor::Ready> ready;  // reused poll buffer
+};
+
+namespace {
+std::mutex registry_mutex;
+std::unordered_set<const EventLoop*>& live_loops() {
+  static auto* loops = new std::unordered_set<const EventLoop*>();  // never destroyed
+  return *loops;
+}
+}  // namespace
+
+bool loop_is_alive(const EventLoop* loop) noexcept {
+  std::lock_guard lock(registry_mutex);
+  return live_loops().count(loop) != 0;
+}
+
+void report_without_loop(const ExceptionContext& context) noexcept {
+  std::fprintf(stderr, "asyncio: %s", context.message.c_str());
+  if (!context.task.empty()) std::fprintf(stderr, " (%s)", context.task.c_str());
+  if (context.exception) std::fprintf(stderr, ": %s", describe(context.exception).c_str());
+  std::fprintf(stderr, "\n");
+}
+
+}  // namespace detail
+
+// ---- Handles -------------------------------------------------------------------------------
+
+void Handle::cancel() {
+  if (!state_) return;
+  state_->loop->cancel_handle(state_);
+}
+
+double TimerHandle::when() const noexcept {
+  return state_ ? static_cast<double>(state_->timer.when_ns) / 1e9 : 0.0;
+}
+
+// ---- Construction and time -----------------------------------------------------------------
+
+EventLoop::EventLoop()
+    : reactor_(detail::make_epoll_reactor()), watchers_(std::make_unique<detail::IoWatchers>()) {
+  std::lock_guard lock(detail::registry_mutex);
+  detail::live_loops().insert(this);
+}
+
+EventLoop::~EventLoop() {
+  if (!closed_ && !running_) close();
+  std::lock_guard lock(detail::registry_mutex);
+  detail::live_loops().erase(this);
+}
+
+std::int64_t EventLoop::now_ns() const noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double EventLoop::time() const noexcept { return static_cast<double>(now_ns()) / 1e9; }
+
+EventLoop& get_running_loop() {
+  if (detail::running_loop == nullptr) throw RuntimeError("no running event loop");
+  return *detail::running_loop;
+}
+
+// ---- Scheduling ----------------------------------------------------------------------------
+
+void EventLoop::check_thread() const {
+  if (debug_ && running_ && std::this_thread::get_id() != thread_id_) {
+    throw RuntimeError(
+        "Non-thread-safe operation invoked on an event loop other than the current one");
+  }
+}
+
+void EventLoop::run_handle(void* arg, bool discard) {
+  auto* h = static_cast<detail::HandleState*>(arg);
+  if (!discard && !h->cancelled.load(std::memory_order_relaxed)) {
+    try {
+      h->invoke();
+    } catch (...) {
+      h->loop->call_exception_handler({"Exception in callback", std::current_exception(), {}});
+    }
+  }
+  h->release();
+}
+
+void EventLoop::schedule_handle(detail::HandleState* h) {
+  if (debug_) check_thread();
+  ready_.push({&EventLoop::run_handle, h});
+}
+
+void EventLoop::schedule_handle_threadsafe(detail::HandleState* h) {
+  {
+    std::lock_guard lock(threadsafe_mutex_);
+    if (closed_) {
+      h->release();  // the queue's reference; the caller's reference is adopted by Handle
+      h->release();
+      throw RuntimeError("Event loop is closed");
+    }
+    threadsafe_queue_.push_back(h);
+    threadsafe_pending_.store(true, std::memory_order_release);
+  }
+  reactor_->wakeup();
+}
+
+void EventLoop::drain_threadsafe_queue() {
+  std::vector<detail::HandleState*> batch;
+  {
+    std::lock_guard lock(threadsafe_mutex_);
+    batch.swap(threadsafe_queue_);
+    threadsafe_pending_.store(false, std::memory_order_relaxed);
+  }
+  for (detail::HandleState* h : batch) ready_.push({&EventLoop::run_handle, h});
+}
+
+void EventLoop::schedule_timer_handle(detail::HandleState* h, double when) {
+  if (debug_) check_thread();
+  h->timer.run = &EventLoop::run_handle;
+  h->timer.arg = h;
+  double ns = when * 1e9;
+  std::int64_t when_ns = ns >= 9e18 ? static_cast<std::int64_t>(9e18) : std::llround(ns);
+  detail::LoopAccess::add_timer(*this, &h->timer, when_ns);
+}
+
+void EventLoop::cancel_handle(detail::HandleState* h) noexcept {
+  if (h->cancelled.exchange(true)) return;
+  if (h->timer.scheduled()) {
+    timers_.remove(&h->timer);
+    h->release();  // the heap's reference
+  }
+}
+
+// ---- Watching file descriptors -------------------------------------------------------------
+
+void EventLoop::set_watcher(int fd, bool writer, detail::HandleState* h) {
+  auto& watch = watchers_->by_fd[fd];
+  detail::HandleState*& slot = writer ? watch.writer : watch.reader;
+  try {
+    reactor_->watch(fd, writer ? watch.reader != nullptr : true,
+                    writer ? true : watch.writer != nullptr);
+  } catch (...) {
+    h->release();
+    if (!watch.reader && !watch.writer) watchers_->by_fd.erase(fd);
+    throw;
+  }
+  if (slot) {
+    slot->cancelled.store(true);
+    slot->release();
+  }
+  slot = h;
+}
+
+namespace {
+bool remove_watcher(std::unordered_map<int, detail::Watch>& by_fd, detail::Reactor& reactor,
+                    int fd, bool writer) {
+  auto it = by_fd.find(fd);
+  if (it == by_fd.end()) return false;
+  detail::HandleState*& slot = writer ? it->second.writer : it->second.reader;
+  if (!slot) return false;
+  slot->cancelled.store(true);
+  slot->release();
+  slot = nullptr;
+  detail::HandleState* other = writer ? it->second.reader : it->second.writer;
+  if (other) {
+    try {
+      reactor.watch(fd, !writer, writer);
+    } catch (...) {
+      // The fd is gone (closed behind our back); nothing is left to watch.
+    }
+  } else {
+    reactor.unwatch(fd);
+    by_fd.erase(it);
+  }
+  return true;
+}
+}  // namespace
+
+bool EventLoop::remove_reader(int fd) { return remove_watcher(watchers_->by_fd, *reactor_, fd, false); }
+bool EventLoop::remove_writer(int fd) { return remove_watcher(watchers_->by_fd, *reactor_, fd, true); }
+
+void EventLoop::poll_io(std::int64_t timeout_ns) {
+  auto& ready = watchers_->ready;
+  ready.clear();
+  reactor_->poll(timeout_ns, ready);
+  for (const auto& r : ready) {
+    auto it = watchers_->by_fd.find(r.fd);
+    if (it == watchers_->by_fd.end()) continue;
+    if (r.readable && it->second.reader) {
+      it->second.reader->add_ref();
+      ready_.push({&EventLoop::run_handle, it->second.reader});
+    }
+    if (r.writable && it->second.writer) {
+      it->second.writer->add_ref();
+      ready_.push({&EventLoop::run_handle, it->second.writer});
+    }
+  }
+}
+
+// ---- Running -------------------------------------------------------------------------------
+
+void EventLoop::run_ready_item(detail::ReadyItem item) {
+  if (!debug_) {
+    item.run(item.arg, false);
+    return;
+  }
+  std::int64_t t0 = now_ns();
+  item.run(item.arg, false);
+  double dt = static_cast<double>(now_ns() - t0) / 1e9;
+  if (dt >= slow_callback_duration_.count()) {
+    std::fprintf(stderr, "asyncio: Executing a callback or task step took %.3f seconds\n", dt);
+  }
+}
+
+void EventLoop::run_once() {
+  if (threadsafe_pending_.load(std::memory_order_acquire)) drain_threadsafe_queue();
+
+  std::int64_t timeout_ns = -1;
+  if (!ready_.empty() || stopping_) {
+    timeout_ns = 0;
+  } else if (!timers_.empty()) {
+    timeout_ns = timers_.top()->when_ns - now_ns();
+    if (timeout_ns < 0) timeout_ns = 0;
+  }
+  // With callbacks ready and no fd watched, looking at the kernel can only find the wakeup
+  // eventfd, whose work the atomic flag above already covers: skip the syscall.
+  if (timeout_ns != 0 || !watchers_->by_fd.empty()) {
+    poll_io(timeout_ns);
+    if (threadsafe_pending_.load(std::memory_order_acquire)) drain_threadsafe_queue();
+  }
+
+  if (!timers_.empty()) {
+    const std::int64_t now = now_ns();
+    while (!timers_.empty() && timers_.top()->when_ns <= now) {
+      detail::TimerEntry* e = timers_.pop();
+      ready_.push({e->run, e->arg});
+    }
+    if (timers_.empty()) timers_.shrink();
+  }
+
+  // Only what is ready now; what these callbacks schedule runs next iteration.
+  for (std::size_t n = ready_.size(); n > 0; --n) run_ready_item(ready_.pop());
+}
+
+void EventLoop::run_forever() {
+  check_not_closed();
+  if (running_) throw RuntimeError("This event loop is already running");
+  if (detail::running_loop != nullptr) {
+    throw RuntimeError("Cannot run the event loop while another loop is running");
+  }
+  running_ = true;
+  thread_id_ = std::this_thread::get_id();
+  detail::running_loop = this;
+  struct Reset {
+    EventLoop* loop;
+    ~Reset() {
+      loop->stopping_ = false;
+      loop->running_ = false;
+      loop->thread_id_ = {};
+      detail::running_loop = nullptr;
+    }
+  } reset{this};
+  while (true) {
+    run_once();
+    if (stopping_) break;
+  }
+}
+
+void EventLoop::close() {
+  if (running_) throw RuntimeError("Cannot close a running event loop");
+  if (closed_) return;
+  // Tasks first: destroying their frames may schedule callbacks, which are discarded next.
+  while (detail::PendingTask* t = pending_tasks_.pop_front()) t->abandon();
+  drain_threadsafe_queue();
+  while (!ready_.empty()) {
+    detail::ReadyItem item = ready_.pop();
+    item.run(item.arg, true);
+  }
+  while (!timers_.empty()) {
+    detail::TimerEntry* e = timers_.pop();
+    e->run(e->arg, true);
+  }
+  for (auto& [fd, watch] : watchers_->by_fd) {
+    reactor_->unwatch(fd);
+    if (watch.reader) watch.reader->release();
+    if (watch.writer) watch.writer->release();
+  }
+  watchers_->by_fd.clear();
+  std::lock_guard lock(threadsafe_mutex_);
+  closed_ = true;
+}
+
+// ---- Errors --------------------------------------------------------------------------------
+
+void EventLoop::default_exception_handler(const ExceptionContext& context) noexcept {
+  detail::report_without_loop(context);
+}
+
+void EventLoop::call_exception_handler(const ExceptionContext& context) noexcept {
+  if (!handler_) {
+    default_exception_handler(context);
+    return;
+  }
+  try {
+    handler_(*this, context);
+  } catch (...) {
+    ExceptionContext failure{"Unhandled error in exception handler", std::current_exception(),
+                             context.task};
+    default_exception_handler(failure);
+    default_exception_handler(context);
+  }
+}
+
+}  // namespace asyncio

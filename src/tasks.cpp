@@ -1,0 +1,158 @@
+// TaskBase: stepping, completion, cancellation and teardown of tasks.
+
+#include "asyncio/tasks.hpp"
+
+namespace asyncio::detail {
+
+TaskBase::TaskBase(EventLoop& loop, std::coroutine_handle<> root, std::string name)
+    : FutureBase(loop), root_(root), resume_point_(root), name_(std::move(name)) {}
+
+TaskBase::~TaskBase() {
+  report_if_unretrieved();  // here, while describe_self() still names the task
+  if (root_) root_.destroy();
+}
+
+std::string TaskBase::name() const {
+  return name_.empty() ? "Task-" + std::to_string(number_) : name_;
+}
+
+void TaskBase::start() {
+  LoopAccess::check_not_closed(*loop_);
+  number_ = LoopAccess::next_task_number(*loop_);
+  add_ref();  // the loop's reference, dropped when the task finishes
+  LoopAccess::pending_tasks(*loop_).push_back(this);
+  wake();
+}
+
+bool TaskBase::cancel(const std::string& message) {
+  log_traceback_ = false;
+  if (done()) return false;
+  ++num_cancels_requested_;
+  if (waiter_ && waiter_->cancel_awaited(message)) return true;
+  must_cancel_ = true;
+  cancel_message_ = message;
+  return true;
+}
+
+void TaskBase::step() noexcept {
+  EventLoop& loop = *loop_;
+  TaskBase* previous = LoopAccess::current_task(loop);
+  waiter_ = nullptr;
+  if (!started_) {
+    started_ = true;
+    if (must_cancel_) {
+      // Cancelled before it ever ran: the body never starts (CPython throws into the
+      // unstarted coroutine, which ends it at once).
+      must_cancel_ = false;
+      mark_cancelled(cancel_message_);
+      finish();
+      return;
+    }
+  }
+  LoopAccess::set_current_task(loop, this);
+  resume_point_.resume();
+  LoopAccess::set_current_task(loop, previous);
+  if (root_.done()) {
+    complete_from_root();
+    finish();
+  }
+}
+
+void TaskBase::complete_with_exception(std::exception_ptr e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError& cancelled) {
+    must_cancel_ = false;
+    mark_cancelled(cancelled.message());
+  } catch (...) {
+    set_exception(std::move(e));
+  }
+}
+
+void TaskBase::finish() noexcept {
+  // Destroy the frame now, as Python drops a finished coroutine's locals.
+  if (root_) {
+    root_.destroy();
+    root_ = {};
+  }
+  resume_point_ = {};
+  waiter_ = nullptr;
+  unlink();  // from the loop's pending tasks
+  release();  // the loop's reference; may delete this
+}
+
+void TaskBase::abandon() noexcept {
+  loop_->call_exception_handler({"Task was destroyed but it is pending!", nullptr, describe_self()});
+  if (root_) {
+    root_.destroy();
+    root_ = {};
+  }
+  resume_point_ = {};
+  waiter_ = nullptr;
+  release();
+}
+
+}  // namespace asyncio::detail
+
+namespace asyncio {
+
+AnyTask current_task() {
+  EventLoop* loop = detail::running_loop;
+  detail::TaskBase* task = loop ? detail::LoopAccess::current_task(*loop) : nullptr;
+  return task ? AnyTask(detail::Ref<detail::TaskBase>(task)) : AnyTask();
+}
+
+std::vector<AnyTask> all_tasks(EventLoop& loop) {
+  std::vector<AnyTask> tasks;
+  detail::LoopAccess::pending_tasks(loop).for_each([&](detail::PendingTask* t) {
+    tasks.emplace_back(detail::Ref<detail::TaskBase>(static_cast<detail::TaskBase*>(t)));
+  });
+  return tasks;
+}
+
+std::vector<AnyTask> all_tasks() { return all_tasks(get_running_loop()); }
+
+namespace detail {
+
+namespace {
+/// Stops the loop when the future completes. Owned by run_until_done while linked or after
+/// it fired; owns itself while queued after run_until_done returned (`orphaned`).
+struct StopLoopNode final : CallbackNode {
+  EventLoop* loop;
+  bool fired = false;
+  bool orphaned = false;
+
+  explicit StopLoopNode(EventLoop* l) : loop(l) { fire = &run; }
+  static void run(void* p, bool discard) {
+    auto* self = static_cast<StopLoopNode*>(static_cast<CallbackNode*>(p));
+    if (self->orphaned) {
+      delete self;
+      return;
+    }
+    self->fired = true;
+    if (!discard) self->loop->stop();
+  }
+};
+}  // namespace
+
+void run_until_done(EventLoop& loop, FutureBase& f) {
+  Ref<FutureBase> keep(&f);
+  auto* node = new StopLoopNode(&loop);
+  f.add_callback(node);
+  struct Cleanup {
+    StopLoopNode* node;
+    ~Cleanup() {
+      if (node->fired || node->linked()) {
+        node->unlink();
+        delete node;
+      } else {
+        node->orphaned = true;  // still queued: it deletes itself when run or discarded
+      }
+    }
+  } cleanup{node};
+  loop.run_forever();
+  if (!f.done()) throw RuntimeError("Event loop stopped before Future completed.");
+}
+
+}  // namespace detail
+}  // namespace asyncio
