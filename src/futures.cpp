@@ -9,9 +9,8 @@ namespace asyncio::detail {
 
 FutureBase::~FutureBase() {
   report_if_unretrieved();
-  while (CallbackNode* node = callbacks_.pop_front()) {
-    if (node->id != 0) node->fire(node, true);  // a user callback we own: delete it
-  }
+  // Callbacks that will never run: each is told once, so it can free what it owns.
+  while (CallbackNode* node = callbacks_.pop_front()) node->fire(node, true);
 }
 
 void FutureBase::report_if_unretrieved() noexcept {

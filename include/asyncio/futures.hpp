@@ -18,7 +18,7 @@ namespace asyncio {
 
 namespace detail {
 template <class T>
-class FutureImpl final : public FutureBase, public ValueSlot<T> {
+class FutureImpl : public FutureBase, public ValueSlot<T> {
  public:
   using FutureBase::FutureBase;
 };

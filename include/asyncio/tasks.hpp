@@ -23,6 +23,7 @@ class AnyTask : public detail::FutureHandle<detail::TaskBase, void> {
   using Base = detail::FutureHandle<detail::TaskBase, void>;
 
  public:
+  using value_type = void;
   AnyTask() noexcept = default;
   explicit AnyTask(detail::Ref<detail::TaskBase> impl) noexcept : Base(std::move(impl)) {}
 

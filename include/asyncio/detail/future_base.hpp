@@ -27,7 +27,9 @@ enum class FutureStatus : std::uint8_t { Pending, Cancelled, Finished };
 
 /// A done-callback. Linked into its future until the future completes; then scheduled on the
 /// ready queue as {fire, this}. Nodes embedded in awaiters or in gather/TaskGroup state cost no
-/// allocation. `fire(node, true)` (loop closing) must not touch memory it does not own.
+/// allocation. A node that will never run (its loop closes while it is queued, or its future
+/// is destroyed while it is linked) gets `fire(node, true)` once, to free what it owns; it
+/// must not touch memory it does not own then.
 class FutureBase;
 struct CallbackNode : ListNode {
   void (*fire)(void* node, bool discard) = nullptr;

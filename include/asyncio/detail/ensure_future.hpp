@@ -1,0 +1,73 @@
+// Turning "something awaitable" into a future the combinators can watch (Python:
+// asyncio.ensure_future): a Coro becomes a task on the running loop; futures and tasks pass.
+#pragma once
+
+#include <type_traits>
+#include <variant>
+
+#include "asyncio/futures.hpp"
+#include "asyncio/tasks.hpp"
+
+namespace asyncio::detail {
+
+template <class A>
+struct FutureOf;
+template <class T>
+struct FutureOf<Coro<T>> {
+  using type = Task<T>;
+  using value = T;
+  static constexpr bool creates_task = true;
+};
+template <class T>
+struct FutureOf<Task<T>> {
+  using type = Task<T>;
+  using value = T;
+  static constexpr bool creates_task = false;
+};
+template <class T>
+struct FutureOf<Future<T>> {
+  using type = Future<T>;
+  using value = T;
+  static constexpr bool creates_task = false;
+};
+template <>
+struct FutureOf<AnyTask> {
+  using type = AnyTask;
+  using value = void;
+  static constexpr bool creates_task = false;
+};
+
+template <class A>
+using future_of_t = typename FutureOf<std::remove_cvref_t<A>>::type;
+template <class A>
+using value_of_t = typename FutureOf<std::remove_cvref_t<A>>::value;
+
+/// The value type with void replaced by Void (std::monostate).
+template <class T>
+using non_void_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+template <class A>
+future_of_t<A> ensure_future(A&& a) {
+  if constexpr (FutureOf<std::remove_cvref_t<A>>::creates_task) {
+    return create_task(std::move(a));
+  } else {
+    return a;
+  }
+}
+
+/// Copies (or, for a future nobody else holds, moves) a done future's value out.
+template <class H>
+auto take_value(const H& f, bool sole_owner) {
+  using T = typename H::value_type;
+  if constexpr (std::is_void_v<T>) {
+    f.result();
+    return std::monostate{};
+  } else if constexpr (std::is_copy_constructible_v<T>) {
+    if (sole_owner) return T(std::move(f.result()));
+    return T(f.result());
+  } else {
+    return T(std::move(f.result()));
+  }
+}
+
+}  // namespace asyncio::detail
