@@ -6,3 +6,6 @@
 #include "asyncio/exceptions.hpp"
 #include "asyncio/futures.hpp"
 #include "asyncio/tasks.hpp"
+#include "asyncio/gather.hpp"
+#include "asyncio/outcome.hpp"
+#include "asyncio/runners.hpp"

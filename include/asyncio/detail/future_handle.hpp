@@ -33,10 +33,10 @@ class FutureAwaiter final : public CallbackNode, public Suspension {
   TaskBase* task_ = nullptr;
 };
 
-template <class T>
-decltype(auto) result_ref(FutureBase& f, ValueSlot<T>& slot) {
+template <class T, class Impl>
+decltype(auto) result_ref(Impl& f) {
   f.check_result();
-  if constexpr (!std::is_void_v<T>) return (*slot.value);
+  if constexpr (!std::is_void_v<T>) return (*f.value);
 }
 
 /// The handle API shared by Future<T> and Task<T> (CRTP-free: Impl is the shared state).
@@ -55,7 +55,7 @@ class FutureHandle {
 
   /// The result; throws the exception, CancelledError if cancelled, or InvalidStateError
   /// if not done yet. For void, just the checks.
-  decltype(auto) result() const { return result_ref<T>(*impl_, *impl_); }
+  decltype(auto) result() const { return result_ref<T>(*impl_); }
 
   /// The exception (null if it finished with a value); throws CancelledError if cancelled
   /// and InvalidStateError if not done. Retrieving it silences "exception never retrieved".
@@ -87,7 +87,7 @@ class FutureHandle {
       void await_suspend(std::coroutine_handle<> h) { inner.await_suspend(h); }
       decltype(auto) await_resume() {
         Impl& f = inner.resumed();
-        return result_ref<T>(f, f);
+        return result_ref<T>(f);
       }
     };
     return Awaiter{FutureAwaiter<Impl>(impl_.get())};
@@ -103,7 +103,7 @@ class FutureHandle {
         if constexpr (std::is_void_v<T>) {
           f.check_result();
         } else {
-          return std::move(result_ref<T>(f, f));
+          return std::move(result_ref<T>(f));
         }
       }
     };
