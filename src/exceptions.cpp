@@ -23,3 +23,16 @@ std::string describe(const std::exception_ptr& e) {
 }
 
 }  // namespace asyncio
+
+namespace asyncio::detail {
+bool is_cancelled_error(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+}  // namespace asyncio::detail

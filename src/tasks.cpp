@@ -83,6 +83,9 @@ void TaskBase::finish() noexcept {
 
 void TaskBase::abandon() noexcept {
   loop_->call_exception_handler({"Task was destroyed but it is pending!", nullptr, describe_self()});
+  // It will never complete, so its callbacks will never run: let them free what they own now
+  // (this also breaks reference cycles through callbacks, which Python's GC would collect).
+  while (CallbackNode* node = callbacks_.pop_front()) node->fire(node, true);
   if (root_) {
     root_.destroy();
     root_ = {};

@@ -9,3 +9,7 @@
 #include "asyncio/gather.hpp"
 #include "asyncio/outcome.hpp"
 #include "asyncio/runners.hpp"
+#include "asyncio/shield.hpp"
+#include "asyncio/taskgroups.hpp"
+#include "asyncio/timeouts.hpp"
+#include "asyncio/wait.hpp"

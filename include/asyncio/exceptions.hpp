@@ -87,4 +87,9 @@ class ExceptionGroup : public std::exception {
 /// the what() of a std::exception, the message of a CancelledError, or "unknown exception".
 std::string describe(const std::exception_ptr& e);
 
+namespace detail {
+/// Whether `e` holds a CancelledError.
+bool is_cancelled_error(const std::exception_ptr& e) noexcept;
+}  // namespace detail
+
 }  // namespace asyncio

@@ -1,0 +1,169 @@
+// asyncio/timeouts.hpp — timeout(), timeout_at(), wait_for() (Python: asyncio.timeouts and
+// asyncio.wait_for).
+//
+// Python's `async with asyncio.timeout(0.5): body` becomes a scope function, because C++ has
+// no asynchronous destructor that could turn a cancellation into TimeoutError on scope exit:
+//
+//   co_await asyncio::timeout(0.5s, [&]() -> asyncio::Coro<> { co_await work(); });
+//   int r = co_await asyncio::timeout(0.5s, compute());               // a Coro directly
+//   co_await asyncio::timeout(1s, [&](asyncio::Timeout& cm) -> asyncio::Coro<> {
+//     cm.reschedule(cm.when().value() + 1.0);                          // push the deadline
+//     co_await work();
+//   });
+//
+// On expiry the task is cancelled; when the cancellation comes out of the body, and no other
+// cancellation of the task is pending, it is turned into TimeoutError. Only the timeout's own
+// cancellation is converted, so nested timeouts and outer cancellations behave as in Python.
+#pragma once
+
+#include <optional>
+#include <type_traits>
+
+#include "asyncio/detail/ensure_future.hpp"
+#include "asyncio/detail/wait_done.hpp"
+
+namespace asyncio {
+
+/// The state of one timeout scope (Python: asyncio.Timeout).
+class Timeout {
+ public:
+  /// `when`: absolute deadline on the loop.time() clock; nullopt: no deadline (yet).
+  explicit Timeout(std::optional<double> when) noexcept : when_(when) {}
+  Timeout(const Timeout&) = delete;
+  Timeout& operator=(const Timeout&) = delete;
+  ~Timeout() { handle_.cancel(); }
+
+  /// The current deadline, or nullopt.
+  std::optional<double> when() const noexcept { return when_; }
+  /// Moves the deadline (nullopt removes it). Only inside the scope, before it expires;
+  /// otherwise throws RuntimeError. A deadline in the past expires on the next iteration.
+  void reschedule(std::optional<double> when);
+  /// Whether the deadline passed and the scope's task was cancelled because of it.
+  bool expired() const noexcept { return state_ == State::Expiring || state_ == State::Expired; }
+
+  // The two halves of Python's `async with` (public for custom scopes; timeout() calls them).
+  void enter();
+  /// `body_exception`: what the body threw (null if none). Throws TimeoutError when the
+  /// body's CancelledError was this timeout's doing.
+  void exit(const std::exception_ptr& body_exception);
+
+ private:
+  enum class State { Created, Entered, Expiring, Expired, Exited };
+  static const char* state_name(State s) noexcept;
+  void on_timeout();
+
+  std::optional<double> when_;
+  State state_ = State::Created;
+  Handle handle_;
+  AnyTask task_;
+  int cancelling_ = 0;
+};
+
+namespace detail {
+
+template <class F>
+decltype(auto) invoke_body(F& body, Timeout& cm) {
+  if constexpr (std::is_invocable_v<F&, Timeout&>) {
+    return body(cm);
+  } else {
+    return body();
+  }
+}
+
+template <class B>
+struct BodyResult {
+  using type = typename decltype(invoke_body(std::declval<B&>(), std::declval<Timeout&>()))::value_type;
+};
+template <class T>
+struct BodyResult<Coro<T>> {
+  using type = T;
+};
+
+template <class B>
+Coro<typename BodyResult<B>::type> run_with_timeout(std::optional<double> when, B body) {
+  using T = typename BodyResult<B>::type;
+  Timeout cm(when);
+  cm.enter();
+  std::exception_ptr error;
+  std::optional<non_void_t<T>> result;
+  try {
+    if constexpr (std::is_same_v<B, Coro<T>>) {
+      if constexpr (std::is_void_v<T>) {
+        co_await std::move(body);
+      } else {
+        result.emplace(co_await std::move(body));
+      }
+    } else {
+      if constexpr (std::is_void_v<T>) {
+        co_await invoke_body(body, cm);
+      } else {
+        result.emplace(co_await invoke_body(body, cm));
+      }
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+  cm.exit(error);
+  if (error) std::rethrow_exception(error);
+  if constexpr (!std::is_void_v<T>) co_return std::move(*result);
+}
+
+inline std::optional<double> deadline_after(std::optional<Duration> delay) {
+  if (!delay) return std::nullopt;
+  return get_running_loop().time() + delay->count();
+}
+
+}  // namespace detail
+
+/// Runs `body` (a Coro, or a callable returning one, optionally taking Timeout&) with a
+/// deadline `delay` from now; nullopt means none. Throws TimeoutError if it expires.
+template <class B>
+auto timeout(std::optional<Duration> delay, B body) {
+  return detail::run_with_timeout(detail::deadline_after(delay), std::move(body));
+}
+
+/// As timeout(), with an absolute deadline on the loop.time() clock.
+template <class B>
+auto timeout_at(std::optional<double> when, B body) {
+  return detail::run_with_timeout(when, std::move(body));
+}
+
+namespace detail {
+template <class H>
+Coro<value_of_t<H>> wait_for_expired(H fut) {
+  using T = value_of_t<H>;
+  if (!fut.done()) {
+    fut.cancel();
+    co_await WaitDone(fut.impl());  // Python: _cancel_and_wait
+  }
+  try {
+    if constexpr (std::is_void_v<T>) {
+      fut.result();
+    } else {
+      co_return take_value(fut, true);
+    }
+  } catch (const CancelledError&) {
+    throw TimeoutError();
+  }
+}
+}  // namespace detail
+
+/// Awaits `aw` (Coro, Task or Future) for at most `timeout` (Python: asyncio.wait_for). On
+/// expiry the inner work is cancelled and waited for, then TimeoutError is thrown. nullopt
+/// waits forever; a timeout <= 0 cancels at once unless `aw` is already done.
+template <class A>
+  requires requires { typename detail::FutureOf<std::remove_cvref_t<A>>::type; }
+Coro<detail::value_of_t<A>> wait_for(A aw, std::optional<Duration> timeout) {
+  using T = detail::value_of_t<A>;
+  if (timeout && timeout->count() <= 0) {
+    co_return co_await detail::wait_for_expired(detail::ensure_future(std::move(aw)));
+  }
+  if constexpr (std::is_same_v<A, Coro<T>>) {
+    co_return co_await detail::run_with_timeout(detail::deadline_after(timeout), std::move(aw));
+  } else {
+    auto body = [&aw]() -> Coro<T> { co_return co_await aw; };
+    co_return co_await detail::run_with_timeout(detail::deadline_after(timeout), body);
+  }
+}
+
+}  // namespace asyncio
