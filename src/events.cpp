@@ -2,7 +2,9 @@
 
 #include "asyncio/events.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <system_error>
 #include <cstdio>
 #include <mutex>
 #include <unordered_set>
@@ -19,10 +21,24 @@ struct Watch {
   HandleState* writer = nullptr;
 };
 
+struct HandlerWatch {
+  IoHandler* handler = nullptr;
+  bool readable = false;
+  bool writable = false;
+};
+
 class IoWatchers {
  public:
-  std::unordered_map<int, Watch> by_fd;
+  std::unordered_map<int, Watch> by_fd;       // public add_reader()/add_writer()
+  std::vector<HandlerWatch> handlers;         // internal IoHandlers, indexed by fd
+  std::size_t handler_count = 0;
   std::vector<Reactor::Ready> ready;  // reused poll buffer
+
+  bool empty() const noexcept { return by_fd.empty() && handler_count == 0; }
+  bool has_handler(int fd) const noexcept {
+    return fd >= 0 && static_cast<std::size_t>(fd) < handlers.size() &&
+           handlers[static_cast<std::size_t>(fd)].handler != nullptr;
+  }
 };
 
 namespace {
@@ -154,7 +170,35 @@ void EventLoop::cancel_handle(detail::HandleState* h) noexcept {
 
 // ---- Watching file descriptors -------------------------------------------------------------
 
+void EventLoop::set_io_handler(int fd, detail::IoHandler* handler, bool readable,
+                               bool writable) {
+  if (fd < 0) throw std::system_error(EBADF, std::generic_category(), "cannot watch fd " + std::to_string(fd));
+  auto& handlers = watchers_->handlers;
+  const auto index = static_cast<std::size_t>(fd);
+  if (handler == nullptr || (!readable && !writable)) {
+    if (index < handlers.size() && handlers[index].handler) {
+      handlers[index] = {};
+      --watchers_->handler_count;
+      reactor_->unwatch(fd);
+    }
+    return;
+  }
+  if (watchers_->by_fd.count(fd)) {
+    throw RuntimeError("fd " + std::to_string(fd) + " is already watched by add_reader()/add_writer()");
+  }
+  if (index >= handlers.size()) handlers.resize(std::max<std::size_t>(index + 1, handlers.size() * 2));
+  detail::HandlerWatch& w = handlers[index];
+  if (w.handler == handler && w.readable == readable && w.writable == writable) return;
+  reactor_->watch(fd, readable, writable);
+  if (!w.handler) ++watchers_->handler_count;
+  w = {handler, readable, writable};
+}
+
 void EventLoop::set_watcher(int fd, bool writer, detail::HandleState* h) {
+  if (watchers_->has_handler(fd)) {
+    h->release();
+    throw RuntimeError("fd " + std::to_string(fd) + " is already used by a transport");
+  }
   auto& watch = watchers_->by_fd[fd];
   detail::HandleState*& slot = writer ? watch.writer : watch.reader;
   try {
@@ -205,6 +249,12 @@ void EventLoop::poll_io(std::int64_t timeout_ns) {
   ready.clear();
   reactor_->poll(timeout_ns, ready);
   for (const auto& r : ready) {
+    if (watchers_->has_handler(r.fd)) {
+      // Looked up at dispatch time: an earlier handler in this batch may have unregistered it.
+      const detail::HandlerWatch& w = watchers_->handlers[static_cast<std::size_t>(r.fd)];
+      w.handler->on_io(r.readable && w.readable, r.writable && w.writable);
+      continue;
+    }
     auto it = watchers_->by_fd.find(r.fd);
     if (it == watchers_->by_fd.end()) continue;
     if (r.readable && it->second.reader) {
@@ -245,7 +295,7 @@ void EventLoop::run_once() {
   }
   // With callbacks ready and no fd watched, looking at the kernel can only find the wakeup
   // eventfd, whose work the atomic flag above already covers: skip the syscall.
-  if (timeout_ns != 0 || !watchers_->by_fd.empty()) {
+  if (timeout_ns != 0 || !watchers_->empty()) {
     poll_io(timeout_ns);
     if (threadsafe_pending_.load(std::memory_order_acquire)) drain_threadsafe_queue();
   }
@@ -265,10 +315,7 @@ void EventLoop::run_once() {
 
 void EventLoop::run_forever() {
   check_not_closed();
-  if (running_) throw RuntimeError("This event loop is already running");
-  if (detail::running_loop != nullptr) {
-    throw RuntimeError("Cannot run the event loop while another loop is running");
-  }
+  check_running();
   running_ = true;
   thread_id_ = std::this_thread::get_id();
   detail::running_loop = this;
@@ -307,6 +354,11 @@ void EventLoop::close() {
     if (watch.writer) watch.writer->release();
   }
   watchers_->by_fd.clear();
+  for (std::size_t fd = 0; fd < watchers_->handlers.size(); ++fd) {
+    if (watchers_->handlers[fd].handler) reactor_->unwatch(static_cast<int>(fd));
+  }
+  watchers_->handlers.clear();
+  watchers_->handler_count = 0;
   std::lock_guard lock(threadsafe_mutex_);
   closed_ = true;
 }

@@ -107,6 +107,19 @@ auto bind_callback(F&& f, Args&&... args) {
   }
 }
 
+/// Internal fast path for transports and socket operations: an object the loop notifies
+/// directly from its poll phase when its fd is ready (no allocation, no ready-queue hop).
+/// Public add_reader()/add_writer() and an IoHandler cannot share one fd.
+class IoHandler {
+ public:
+  /// Called with the readiness of the fd; may (un)register any fd, including its own.
+  /// Must not throw. Readiness may be spurious: non-blocking I/O must tolerate EAGAIN.
+  virtual void on_io(bool readable, bool writable) noexcept = 0;
+
+ protected:
+  ~IoHandler() = default;
+};
+
 /// A task as the loop sees it: something pending that close() must tear down.
 class PendingTask : public ListNode {
  public:
@@ -299,11 +312,19 @@ class EventLoop {
     if (closed_) throw RuntimeError("Event loop is closed");
   }
   void check_thread() const;
+  /// Python's _check_running(): run_forever()/run_until_complete() preconditions.
+  void check_running() const {
+    if (running_) throw RuntimeError("This event loop is already running");
+    if (detail::running_loop != nullptr) {
+      throw RuntimeError("Cannot run the event loop while another loop is running");
+    }
+  }
   void schedule_handle(detail::HandleState* h);
   void schedule_handle_threadsafe(detail::HandleState* h);
   void schedule_timer_handle(detail::HandleState* h, double when);
   void cancel_handle(detail::HandleState* h) noexcept;
   void set_watcher(int fd, bool writer, detail::HandleState* h);
+  void set_io_handler(int fd, detail::IoHandler* handler, bool readable, bool writable);
   void run_once();
   void drain_threadsafe_queue();
   void run_ready_item(detail::ReadyItem item);

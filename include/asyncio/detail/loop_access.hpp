@@ -30,6 +30,15 @@ struct LoopAccess {
   static std::uint64_t next_task_number(EventLoop& loop) noexcept { return ++loop.task_counter_; }
   static bool debug(const EventLoop& loop) noexcept { return loop.debug_; }
   static void check_not_closed(const EventLoop& loop) { loop.check_not_closed(); }
+
+  /// Registers `handler` for `fd` with the given interest (both false: unregisters). Cheap
+  /// when the interest does not change. Throws std::system_error if epoll refuses the fd, and
+  /// RuntimeError if add_reader()/add_writer() already watch it.
+  static void watch_io(EventLoop& loop, int fd, IoHandler* handler, bool readable,
+                       bool writable) {
+    loop.set_io_handler(fd, handler, readable, writable);
+  }
+  static void unwatch_io(EventLoop& loop, int fd) { loop.set_io_handler(fd, nullptr, false, false); }
 };
 
 /// Nanoseconds of a Duration, saturated so that huge delays do not overflow.
