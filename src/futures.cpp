@@ -26,6 +26,11 @@ void FutureBase::report_if_unretrieved() noexcept {
   }
 }
 
+const std::string& FutureBase::empty_string() noexcept {
+  static const std::string empty;
+  return empty;
+}
+
 bool FutureBase::cancel(const std::string& message) {
   log_traceback_ = false;
   if (done()) return false;
@@ -82,7 +87,7 @@ void FutureBase::mark_finished() {
 }
 
 void FutureBase::mark_cancelled(std::string message) {
-  cancel_message_ = std::move(message);
+  set_cancel_message(message);
   status_ = FutureStatus::Cancelled;
   schedule_callbacks();
 }

@@ -5,7 +5,9 @@
 namespace asyncio::detail {
 
 TaskBase::TaskBase(EventLoop& loop, std::coroutine_handle<> root, std::string name)
-    : FutureBase(loop), root_(root), resume_point_(root), name_(std::move(name)) {}
+    : FutureBase(loop), root_(root), resume_point_(root) {
+  if (!name.empty()) name_ = std::make_unique<std::string>(std::move(name));
+}
 
 TaskBase::~TaskBase() {
   report_if_unretrieved();  // here, while describe_self() still names the task
@@ -13,7 +15,7 @@ TaskBase::~TaskBase() {
 }
 
 std::string TaskBase::name() const {
-  return name_.empty() ? "Task-" + std::to_string(number_) : name_;
+  return name_ ? *name_ : "Task-" + std::to_string(number_);
 }
 
 void TaskBase::start() {
@@ -30,7 +32,7 @@ bool TaskBase::cancel(const std::string& message) {
   ++num_cancels_requested_;
   if (waiter_ && waiter_->cancel_awaited(message)) return true;
   must_cancel_ = true;
-  cancel_message_ = message;
+  set_cancel_message(message);
   return true;
 }
 
@@ -44,7 +46,7 @@ void TaskBase::step() noexcept {
       // Cancelled before it ever ran: the body never starts (CPython throws into the
       // unstarted coroutine, which ends it at once).
       must_cancel_ = false;
-      mark_cancelled(cancel_message_);
+      mark_cancelled(cancel_message());
       finish();
       return;
     }

@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "asyncio/detail/pool_allocator.hpp"
 #include "asyncio/exceptions.hpp"
 
 namespace asyncio {
@@ -25,6 +26,10 @@ namespace detail {
 class TaskBase;
 
 struct CoroPromiseBase {
+  // Frames come from the per-thread block cache: spawning is allocation-heavy otherwise.
+  static void* operator new(std::size_t size) { return pool_allocate(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { pool_deallocate(p, size); }
+
   /// Who resumes when this coroutine finishes: the awaiting coroutine, or nothing when the
   /// coroutine is a task's root (the task notices completion when resume() returns).
   std::coroutine_handle<> continuation;

@@ -5,6 +5,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -12,6 +13,7 @@
 
 #include "asyncio/detail/intrusive_list.hpp"
 #include "asyncio/detail/loop_access.hpp"
+#include "asyncio/detail/pool_allocator.hpp"
 #include "asyncio/detail/ref.hpp"
 #include "asyncio/events.hpp"
 #include "asyncio/exceptions.hpp"
@@ -48,7 +50,7 @@ class Suspension {
   ~Suspension() = default;
 };
 
-class FutureBase : public RefCounted {
+class FutureBase : public RefCounted, public PoolAllocated {
  public:
   explicit FutureBase(EventLoop& loop) noexcept : loop_(&loop) {}
   ~FutureBase() override;
@@ -73,8 +75,13 @@ class FutureBase : public RefCounted {
   void mark_finished();
   void mark_cancelled(std::string message);
 
-  const std::string& cancel_message() const noexcept { return cancel_message_; }
-  CancelledError make_cancelled_error() const { return CancelledError(cancel_message_); }
+  const std::string& cancel_message() const noexcept {
+    return cancel_message_ ? *cancel_message_ : empty_string();
+  }
+  void set_cancel_message(const std::string& message) {
+    if (!message.empty() || cancel_message_) cancel_message_ = std::make_unique<std::string>(message);
+  }
+  CancelledError make_cancelled_error() const { return CancelledError(cancel_message()); }
 
   /// Links `node`; if already done, schedules it at once (as Python does).
   void add_callback(CallbackNode* node);
@@ -92,11 +99,14 @@ class FutureBase : public RefCounted {
 
   void schedule_callbacks();
 
+  static const std::string& empty_string() noexcept;
+
+  // Hot fields first; the cancel message is rare, so it lives out of line (8 bytes, not 32).
   EventLoop* loop_;
   IntrusiveList<CallbackNode> callbacks_;
   std::exception_ptr exception_;
-  std::string cancel_message_;
-  CallbackId last_callback_id_ = 0;
+  std::unique_ptr<std::string> cancel_message_;
+  std::uint32_t last_callback_id_ = 0;
   FutureStatus status_ = FutureStatus::Pending;
   bool log_traceback_ = false;
 };

@@ -32,7 +32,7 @@ class TaskBase : public FutureBase, public PendingTask {
   }
 
   std::string name() const;
-  void set_name(std::string name) { name_ = std::move(name); }
+  void set_name(std::string name) { name_ = std::make_unique<std::string>(std::move(name)); }
   std::string describe_self() const override { return "Task '" + name() + "'"; }
   bool is_task() const noexcept override { return true; }
 
@@ -40,14 +40,14 @@ class TaskBase : public FutureBase, public PendingTask {
   void suspend(std::coroutine_handle<> h, Suspension* waiter) {
     resume_point_ = h;
     waiter_ = waiter;
-    if (must_cancel_ && waiter && waiter->cancel_awaited(cancel_message_)) must_cancel_ = false;
+    if (must_cancel_ && waiter && waiter->cancel_awaited(cancel_message())) must_cancel_ = false;
   }
   /// Called by an awaiter's await_resume after a suspension: a cancel() that could not be
   /// delivered through the awaited thing is delivered now.
   void throw_if_must_cancel() {
     if (must_cancel_) {
       must_cancel_ = false;
-      throw CancelledError(cancel_message_);
+      throw CancelledError(cancel_message());
     }
   }
   /// Schedules a step (the task must be suspended with nothing else to wake it).
@@ -72,8 +72,8 @@ class TaskBase : public FutureBase, public PendingTask {
   std::coroutine_handle<> root_;
   std::coroutine_handle<> resume_point_;
   Suspension* waiter_ = nullptr;
+  std::unique_ptr<std::string> name_;  // null: "Task-<number_>"
   std::uint64_t number_ = 0;
-  std::string name_;
   int num_cancels_requested_ = 0;
   bool must_cancel_ = false;
   bool started_ = false;
@@ -98,7 +98,7 @@ class TaskImpl final : public TaskBase, public ValueSlot<T> {
     } else if (must_cancel_) {
       // Cancelled right before the coroutine returned: the result is dropped (as CPython).
       must_cancel_ = false;
-      mark_cancelled(cancel_message_);
+      mark_cancelled(cancel_message());
     } else {
       if constexpr (!std::is_void_v<T>) {
         try {
