@@ -92,7 +92,8 @@ class FutureHandle {
     };
     return Awaiter{FutureAwaiter<Impl>(impl_.get())};
   }
-  /// `co_await std::move(f)` or on a temporary: the result by value (moved out).
+  /// `co_await std::move(f)` or on a temporary: the result by value — moved out when no
+  /// other handle can still read it, copied otherwise.
   auto operator co_await() && noexcept {
     struct Awaiter {
       FutureAwaiter<Impl> inner;
@@ -102,8 +103,13 @@ class FutureHandle {
         Impl& f = inner.resumed();
         if constexpr (std::is_void_v<T>) {
           f.check_result();
+        } else if constexpr (std::is_copy_constructible_v<T>) {
+          // References: this awaiter's and the handle being awaited. More means another
+          // handle (or gather, shield...) may still read the result: copy then.
+          if (f.ref_count() > 2) return T(result_ref<T>(f));
+          return T(std::move(result_ref<T>(f)));
         } else {
-          return std::move(result_ref<T>(f));
+          return T(std::move(result_ref<T>(f)));
         }
       }
     };
