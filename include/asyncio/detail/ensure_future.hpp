@@ -62,7 +62,7 @@ auto take_value(const H& f, bool sole_owner) {
   if constexpr (std::is_void_v<T>) {
     f.result();
     return std::monostate{};
-  } else if constexpr (std::is_copy_constructible_v<T>) {
+  } else if constexpr (is_really_copyable_v<T>) {
     if (sole_owner) return T(std::move(f.result()));
     return T(f.result());
   } else {

@@ -103,7 +103,7 @@ class FutureHandle {
         Impl& f = inner.resumed();
         if constexpr (std::is_void_v<T>) {
           f.check_result();
-        } else if constexpr (std::is_copy_constructible_v<T>) {
+        } else if constexpr (is_really_copyable_v<T>) {
           // References: this awaiter's and the handle being awaited. More means another
           // handle (or gather, shield...) may still read the result: copy then.
           if (f.ref_count() > 2) return T(result_ref<T>(f));

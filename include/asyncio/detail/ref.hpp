@@ -5,9 +5,30 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <tuple>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace asyncio::detail {
+
+/// Whether T can really be copied. std::is_copy_constructible is true for containers of
+/// move-only elements (their copy constructors are not constrained), so look inside them.
+template <class T>
+struct is_really_copyable : std::is_copy_constructible<T> {};
+template <class T, class A>
+struct is_really_copyable<std::vector<T, A>> : is_really_copyable<T> {};
+template <class T>
+struct is_really_copyable<std::optional<T>> : is_really_copyable<T> {};
+template <class A, class B>
+struct is_really_copyable<std::pair<A, B>>
+    : std::bool_constant<is_really_copyable<A>::value && is_really_copyable<B>::value> {};
+template <class... Ts>
+struct is_really_copyable<std::tuple<Ts...>>
+    : std::bool_constant<(is_really_copyable<Ts>::value && ...)> {};
+template <class T>
+inline constexpr bool is_really_copyable_v = is_really_copyable<T>::value;
 
 /// Base of loop-thread objects shared by `Ref<T>` handles. Starts with a count of zero; the
 /// object deletes itself when the last reference goes.
