@@ -17,6 +17,11 @@ readonly DEPS=(
   "python3:python3"
   "clang-format:clang-format"
   "make:make"
+  "libboost-dev:"
+  "python3-uvloop:"
+  "valgrind:valgrind"
+  "linux-perf:perf"
+  "util-linux:taskset"
 )
 
 pkg_installed() {

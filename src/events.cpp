@@ -129,16 +129,19 @@ void EventLoop::schedule_handle(detail::HandleState* h) {
 
 void EventLoop::schedule_handle_threadsafe(detail::HandleState* h) {
   {
-    std::lock_guard lock(threadsafe_mutex_);
-    if (closed_) {
-      h->release();  // the queue's reference; the caller's reference is adopted by Handle
-      h->release();
-      throw RuntimeError("Event loop is closed");
+    std::unique_lock lock(threadsafe_mutex_);
+    if (!threadsafe_closed_) {
+      threadsafe_queue_.push_back(h);
+      threadsafe_pending_.store(true, std::memory_order_release);
+      // Under the lock: close() takes it too, so the reactor cannot be gone meanwhile.
+      reactor_->wakeup();
+      return;
     }
-    threadsafe_queue_.push_back(h);
-    threadsafe_pending_.store(true, std::memory_order_release);
   }
-  reactor_->wakeup();
+  // Released outside the lock: the callback's destructor may itself post to this loop.
+  h->release();  // the queue's reference; the caller's reference is adopted by Handle
+  h->release();
+  throw RuntimeError("Event loop is closed");
 }
 
 void EventLoop::drain_threadsafe_queue() {
@@ -194,6 +197,11 @@ void EventLoop::set_io_handler(int fd, detail::IoHandler* handler, bool readable
   w = {handler, readable, writable};
 }
 
+detail::IoHandler* EventLoop::io_handler_of(int fd) const noexcept {
+  return watchers_->has_handler(fd) ? watchers_->handlers[static_cast<std::size_t>(fd)].handler
+                                    : nullptr;
+}
+
 void EventLoop::set_watcher(int fd, bool writer, detail::HandleState* h) {
   if (watchers_->has_handler(fd)) {
     h->release();
@@ -229,7 +237,8 @@ bool remove_watcher(std::unordered_map<int, detail::Watch>& by_fd, detail::React
   detail::HandleState* other = writer ? it->second.reader : it->second.writer;
   if (other) {
     try {
-      reactor.watch(fd, !writer, writer);
+      // Keep watching for what `other` wants: reading if we removed the writer, and so on.
+      reactor.watch(fd, /*readable=*/writer, /*writable=*/!writer);
     } catch (...) {
       // The fd is gone (closed behind our back); nothing is left to watch.
     }
@@ -337,8 +346,15 @@ void EventLoop::run_forever() {
 void EventLoop::close() {
   if (running_) throw RuntimeError("Cannot close a running event loop");
   if (closed_) return;
+  {
+    // From now on other threads get "Event loop is closed": nothing they post can slip in
+    // after the last drain below and leak.
+    std::lock_guard lock(threadsafe_mutex_);
+    threadsafe_closed_ = true;
+  }
   // Tasks first: destroying their frames may schedule callbacks, which are discarded next.
   while (detail::PendingTask* t = pending_tasks_.pop_front()) t->abandon();
+  while (detail::LoopCloseHook* h = close_hooks_.pop_front()) h->on_loop_close();
   drain_threadsafe_queue();
   while (!ready_.empty()) {
     detail::ReadyItem item = ready_.pop();
@@ -359,7 +375,11 @@ void EventLoop::close() {
   }
   watchers_->handlers.clear();
   watchers_->handler_count = 0;
-  std::lock_guard lock(threadsafe_mutex_);
+  drain_threadsafe_queue();  // what was posted before threadsafe_closed_ was set
+  while (!ready_.empty()) {
+    detail::ReadyItem item = ready_.pop();
+    item.run(item.arg, true);
+  }
   closed_ = true;
 }
 

@@ -2,7 +2,14 @@
 
 #include "asyncio/runners.hpp"
 
+#include <signal.h>
+
+#include <cstdint>
+#include <memory>
+
 #include "asyncio/gather.hpp"
+#include "asyncio/threads.hpp"
+#include "asyncio/unix_events.hpp"
 
 namespace asyncio {
 
@@ -24,6 +31,56 @@ EventLoop& Runner::get_loop() {
     state_ = State::Initialized;
   }
   return *loop_;
+}
+
+void Runner::run_main_task(const AnyTask& task) {
+  EventLoop& loop = *loop_;
+  // Python: Runner._interrupt_count and _on_sigint. Shared with the SIGINT callback, which
+  // may still be queued after this call returns: `active` turns it into a no-op then.
+  struct Interrupts {
+    int count = 0;
+    bool hard = false;  // a second SIGINT: stop now
+    bool active = true;
+  };
+  auto interrupts = std::make_shared<Interrupts>();
+  std::uint64_t token = 0;
+  if (detail::is_main_thread() && detail::has_default_disposition(SIGINT)) {
+    try {
+      loop.add_signal_handler(SIGINT, [interrupts, task, &loop] {
+        if (!interrupts->active) return;
+        if (++interrupts->count == 1 && !task.done()) {
+          task.cancel();
+          return;
+        }
+        interrupts->hard = true;
+        loop.stop();
+      });
+      token = detail::signal_handler_token(loop, SIGINT);
+    } catch (const RuntimeError&) {
+      // Another loop (in another thread) handles SIGINT: leave Ctrl-C to it.
+    }
+  }
+  struct Restore {
+    EventLoop& loop;
+    Interrupts& interrupts;
+    std::uint64_t token;
+    ~Restore() {
+      interrupts.active = false;
+      // Only if still ours: the program may have installed its own SIGINT handler.
+      if (token != 0) detail::remove_signal_handler_if(loop, SIGINT, token);
+    }
+  } restore{loop, *interrupts, token};
+
+  try {
+    detail::run_until_done(loop, *task.impl());
+  } catch (const RuntimeError&) {
+    if (interrupts->hard) throw KeyboardInterrupt();  // "Event loop stopped before ..."
+    throw;
+  }
+  if (interrupts->hard) throw KeyboardInterrupt();
+  if (interrupts->count > 0 && task.cancelled() && task.uncancel() == 0) {
+    throw KeyboardInterrupt();
+  }
 }
 
 void Runner::check_can_run() {
@@ -66,6 +123,8 @@ void Runner::close() {
     }
   } finally{this};
   cancel_all_tasks(*loop_);
+  // Python: run_until_complete(loop.shutdown_default_executor(THREAD_JOIN_TIMEOUT)).
+  detail::shutdown_default_executor_blocking(*loop_);
 }
 
 }  // namespace asyncio

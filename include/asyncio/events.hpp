@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -44,6 +45,7 @@ template <class T>
 class Future;
 template <class T>
 class Task;
+class Executor;  // asyncio/executor.hpp
 
 /// What `EventLoop::call_exception_handler` receives (Python's `context` dict).
 struct ExceptionContext {
@@ -131,8 +133,60 @@ class PendingTask : public ListNode {
   ~PendingTask() = default;
 };
 
+/// Something that holds loop resources outside tasks (transports, servers) and must be torn
+/// down when the loop closes: EventLoop::close() calls on_loop_close() once for each hook
+/// still linked, after abandoning pending tasks. A hook unlinks itself when it no longer
+/// needs this (ListNode::unlink()).
+class LoopCloseHook : public ListNode {
+ public:
+  virtual void on_loop_close() noexcept = 0;
+
+ protected:
+  ~LoopCloseHook() = default;
+};
+
 /// The loop running on this thread, or nullptr.
 inline thread_local EventLoop* running_loop = nullptr;
+
+/// How other threads (executor workers, run_coroutine_threadsafe) reach a loop that may be
+/// destroyed meanwhile: lock `mutex`, and while holding it call `loop->call_soon_threadsafe`
+/// only if `loop` is not null. The loop nulls it (under the mutex) when it is destroyed.
+struct LoopLifeline {
+  explicit LoopLifeline(EventLoop* l) noexcept : loop(l) {}
+  std::mutex mutex;
+  EventLoop* loop;
+};
+
+/// Owns a loop's lifeline. It is the loop's last member, so it is cut first on destruction,
+/// while the rest of the loop (its thread-safe queue, its reactor) still exists.
+class LifelineHolder {
+ public:
+  explicit LifelineHolder(EventLoop* loop) : lifeline_(std::make_shared<LoopLifeline>(loop)) {}
+  LifelineHolder(const LifelineHolder&) = delete;
+  LifelineHolder& operator=(const LifelineHolder&) = delete;
+  ~LifelineHolder() {
+    std::lock_guard lock(lifeline_->mutex);
+    lifeline_->loop = nullptr;
+  }
+  const std::shared_ptr<LoopLifeline>& get() const noexcept { return lifeline_; }
+
+ private:
+  std::shared_ptr<LoopLifeline> lifeline_;
+};
+
+/// What run_in_executor(executor, fn, args...) produces: fn called once with its arguments
+/// moved in, the result decayed to a value type.
+template <class F, class... Args>
+using executor_result_t =
+    std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>&&, std::decay_t<Args>&&...>>;
+
+struct ThreadAccess;  // asyncio/threads.hpp
+
+/// Whether R is a Coro<T> (add_signal_handler rejects coroutine functions).
+template <class R>
+inline constexpr bool is_coro_v = false;
+template <class T>
+inline constexpr bool is_coro_v<Coro<T>> = true;
 
 }  // namespace detail
 
@@ -259,6 +313,31 @@ class EventLoop {
   template <class T = void>
   Future<T> create_future();
 
+  // ---- Executors (run_in_executor is defined in asyncio/threads.hpp, the rest in
+  // ---- src/threads.cpp) --------------------------------------------------------------------
+
+  /// Runs `fn(args...)` on `executor` — nullptr means the loop's default executor, a
+  /// ThreadPoolExecutor created on first use — and returns a loop future for its result or
+  /// exception (Python: loop.run_in_executor). `fn` and `args` are moved (or copied) into the
+  /// work item. Cancelling the future cancels the call only if it has not started; a call
+  /// already running finishes and its result is dropped. The executor must outlive the call.
+  /// Throws RuntimeError if the loop is closed, if `executor` is null and
+  /// shutdown_default_executor() was called, or if the executor was shut down.
+  template <class F, class... Args>
+  Future<detail::executor_result_t<F, Args...>> run_in_executor(Executor* executor, F&& fn,
+                                                                Args&&... args);
+
+  /// Replaces the executor run_in_executor(nullptr, ...) and to_thread() use (Python:
+  /// loop.set_default_executor). The previous one is released, not shut down.
+  void set_default_executor(std::shared_ptr<Executor> executor);
+
+  /// Shuts the default executor down and waits — without blocking the loop: a helper thread
+  /// does the joining — until every call it accepted has finished (Python:
+  /// loop.shutdown_default_executor). Afterwards run_in_executor(nullptr, ...) throws
+  /// RuntimeError. With a `timeout` that expires, prints a warning, stops waiting and lets
+  /// the threads finish on their own. asyncio::run() calls it on exit.
+  Coro<void> shutdown_default_executor(std::optional<Duration> timeout = std::nullopt);
+
   // ---- Watching file descriptors -----------------------------------------------------------
 
   /// Calls `callback(args...)` whenever `fd` is readable, until remove_reader(fd). Replaces
@@ -280,6 +359,30 @@ class EventLoop {
   bool remove_reader(int fd);
   bool remove_writer(int fd);
 
+  // ---- Unix signals (src/unix_signals.cpp; details in asyncio/unix_events.hpp) ------------
+
+  /// Calls `callback(args...)` on this loop each time signal `sig` arrives (Python:
+  /// loop.add_signal_handler). The process-wide disposition of `sig` becomes an
+  /// async-signal-safe handler (SA_RESTART) that writes the signal number to this loop's
+  /// self-pipe, so the signal may be delivered to any thread; the callback runs from the ready
+  /// queue like call_soon(), on the loop's thread. Replaces this loop's previous handler for
+  /// `sig`. Throws ValueError for an invalid signal number, RuntimeError("sig N cannot be
+  /// caught") for SIGKILL/SIGSTOP, RuntimeError if the loop is closed or if another loop
+  /// handles `sig`. Coroutine functions are rejected at compile time (Python: TypeError).
+  template <class F, class... Args>
+  void add_signal_handler(int sig, F&& callback, Args&&... args) {
+    static_assert(
+        !detail::is_coro_v<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&...>>,
+        "coroutines cannot be used with add_signal_handler()");
+    check_signal(sig);
+    check_not_closed();
+    set_signal_handler(sig, new_handle(std::forward<F>(callback), std::forward<Args>(args)...));
+  }
+  /// Removes the handler for `sig` and restores the default disposition (SIG_DFL). Returns
+  /// false if this loop had no handler for it. Throws ValueError for an invalid signal number.
+  /// close() removes every handler the loop still has.
+  bool remove_signal_handler(int sig);
+
   // ---- Errors and debugging ----------------------------------------------------------------
 
   /// Handler for errors nobody can catch (callback exceptions, exceptions never retrieved).
@@ -300,6 +403,11 @@ class EventLoop {
   friend struct detail::LoopAccess;
   friend class Handle;
   friend class TimerHandle;
+  friend struct detail::ThreadAccess;
+
+  // Unix signals (src/unix_signals.cpp).
+  static void check_signal(int sig);
+  void set_signal_handler(int sig, detail::HandleState* h);
 
   template <class F, class... Args>
   detail::HandleState* new_handle(F&& f, Args&&... args) {
@@ -325,6 +433,7 @@ class EventLoop {
   void cancel_handle(detail::HandleState* h) noexcept;
   void set_watcher(int fd, bool writer, detail::HandleState* h);
   void set_io_handler(int fd, detail::IoHandler* handler, bool readable, bool writable);
+  detail::IoHandler* io_handler_of(int fd) const noexcept;
   void run_once();
   void drain_threadsafe_queue();
   void run_ready_item(detail::ReadyItem item);
@@ -336,6 +445,7 @@ class EventLoop {
   detail::TimerHeap timers_;
   std::uint64_t timer_seq_ = 0;
   detail::IntrusiveList<detail::PendingTask> pending_tasks_;
+  detail::IntrusiveList<detail::LoopCloseHook> close_hooks_;
   void* current_task_ = nullptr;  // detail::TaskBase*, typed in tasks.hpp
   std::uint64_t task_counter_ = 0;
 
@@ -345,6 +455,7 @@ class EventLoop {
   std::mutex threadsafe_mutex_;
   std::vector<detail::HandleState*> threadsafe_queue_;
   std::atomic<bool> threadsafe_pending_{false};
+  bool threadsafe_closed_ = false;  // guarded by threadsafe_mutex_
 
   bool running_ = false;
   bool stopping_ = false;
@@ -353,6 +464,12 @@ class EventLoop {
   Duration slow_callback_duration_{0.1};
   std::thread::id thread_id_;
   ExceptionHandler handler_;
+
+  // Executor support (src/threads.cpp).
+  Executor& executor_for_call(Executor* executor);
+  std::shared_ptr<Executor> default_executor_;
+  bool executor_shutdown_called_ = false;
+  detail::LifelineHolder lifeline_{this};  // keep last: destroyed (cut) first
 };
 
 /// The loop running in this thread. Throws RuntimeError("no running event loop") outside one.

@@ -54,7 +54,15 @@ class GatherCore : public FutureImpl<R> {
     node.owner = this;
     node.child = child;
     this->add_ref();
-    child->add_callback(&node);
+    // Children already done are handled by run_done_children(), synchronously (Python).
+    if (!child->done()) child->add_callback(&node);
+  }
+  /// Python: `for fut in done_futs: _done_callback(fut)` once every child is watched, so a
+  /// gather of futures that are all done is itself done when gather() returns.
+  void run_done_children() {
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (!nodes_[i].linked()) on_child(static_cast<CallbackNode*>(&nodes_[i]), false);
+    }
   }
   /// All children are done and none failed early: store the result and finish.
   virtual void complete() = 0;
@@ -140,6 +148,7 @@ class TupleGather final : public GatherCore<std::tuple<gather_slot_t<ReturnExc, 
       std::size_t i = 0;
       (this->watch(i++, h.impl()), ...);
     }, children_);
+    this->run_done_children();
   }
 
  private:
@@ -167,6 +176,7 @@ class RangeGather final : public GatherCore<std::vector<gather_slot_t<ReturnExc,
 
   void start() {
     for (std::size_t i = 0; i < children_.size(); ++i) this->watch(i, children_[i].impl());
+    this->run_done_children();
   }
 
  private:

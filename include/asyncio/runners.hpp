@@ -27,10 +27,18 @@ class Runner {
   Runner& operator=(const Runner&) = delete;
 
   /// Runs `coro` as a task until it completes; returns its result or rethrows its exception.
+  ///
+  /// Ctrl-C, as Python 3.11+ (details in asyncio/unix_events.hpp): when called from the main
+  /// thread while SIGINT has its default disposition, a SIGINT handler is installed for the
+  /// duration of the call. The first SIGINT cancels the task; if it then ends cancelled (and
+  /// uncancel() reaches 0), run() throws asyncio::KeyboardInterrupt rather than
+  /// CancelledError. A second SIGINT stops the loop and run() throws KeyboardInterrupt at once.
   template <class T>
   T run(Coro<T> coro) {
     check_can_run();
-    return get_loop().run_until_complete(get_loop().create_task(std::move(coro)));
+    Task<T> task = get_loop().create_task(std::move(coro));
+    run_main_task(task);
+    return detail::take_result(task);
   }
 
   /// The loop, created on first use. Throws RuntimeError after close().
@@ -42,6 +50,8 @@ class Runner {
  private:
   enum class State { Created, Initialized, Closed };
   void check_can_run();
+  /// Runs the loop until `task` is done, with Python's SIGINT handling (src/runners.cpp).
+  void run_main_task(const AnyTask& task);
 
   State state_ = State::Created;
   std::optional<bool> debug_;

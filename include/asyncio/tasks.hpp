@@ -126,8 +126,12 @@ class SleepAwaiter final : public Suspension {
   bool cancel_awaited(const std::string& message) override {
     switch (state_) {
       case State::Sleeping:
-        LoopAccess::remove_timer(task_->loop(), &entry_);
-        task_->wake();
+        // If the timer already fired, its on_timer item is queued and will run the single
+        // step (which then sees Cancelled); waking here too would step the task twice.
+        if (entry_.scheduled()) {
+          LoopAccess::remove_timer(task_->loop(), &entry_);
+          task_->wake();
+        }
         break;
       case State::Expired:  // the wake-up is queued already; it will see the cancellation
         break;
@@ -189,28 +193,40 @@ namespace detail {
 void run_until_done(EventLoop& loop, FutureBase& f);
 }  // namespace detail
 
+namespace detail {
+/// The result of a done future for a caller that holds `handle` by value: moved out when no
+/// other handle can read it any more, copied otherwise.
+template <class H>
+typename H::value_type take_result(H& handle) {
+  using T = typename H::value_type;
+  if constexpr (std::is_void_v<T>) {
+    handle.result();
+  } else if constexpr (is_really_copyable_v<T>) {
+    if (handle.impl()->ref_count() > 1) return T(handle.result());
+    return T(std::move(handle.result()));
+  } else {
+    return T(std::move(handle.result()));
+  }
+}
+}  // namespace detail
+
 template <class T>
 T EventLoop::run_until_complete(Future<T> future) {
   detail::run_until_done(*this, *future.impl());
-  if constexpr (std::is_void_v<T>) {
-    future.result();
-  } else {
-    return std::move(future.result());
-  }
+  return detail::take_result(future);
 }
 
 template <class T>
 T EventLoop::run_until_complete(Task<T> task) {
   detail::run_until_done(*this, *task.impl());
-  if constexpr (std::is_void_v<T>) {
-    task.result();
-  } else {
-    return std::move(task.result());
-  }
+  return detail::take_result(task);
 }
 
 template <class T>
 T EventLoop::run_until_complete(Coro<T> coro) {
+  // As Python, check before wrapping the coroutine: a failed call must not leave a task behind.
+  check_not_closed();
+  check_running();
   return run_until_complete(create_task(std::move(coro)));
 }
 

@@ -129,8 +129,10 @@ auto timeout_at(std::optional<double> when, B body) {
 }
 
 namespace detail {
+/// `owned`: `fut` is a task wait_for() created, whose value may be moved out; a future or
+/// task the caller passed keeps its result (Python returns fut.result()).
 template <class H>
-Coro<value_of_t<H>> wait_for_expired(H fut) {
+Coro<value_of_t<H>> wait_for_expired(H fut, bool owned) {
   using T = value_of_t<H>;
   if (!fut.done()) {
     fut.cancel();
@@ -140,7 +142,7 @@ Coro<value_of_t<H>> wait_for_expired(H fut) {
     if constexpr (std::is_void_v<T>) {
       fut.result();
     } else {
-      co_return take_value(fut, true);
+      co_return take_value(fut, owned);
     }
   } catch (const CancelledError&) {
     throw TimeoutError();
@@ -156,7 +158,8 @@ template <class A>
 Coro<detail::value_of_t<A>> wait_for(A aw, std::optional<Duration> timeout) {
   using T = detail::value_of_t<A>;
   if (timeout && timeout->count() <= 0) {
-    co_return co_await detail::wait_for_expired(detail::ensure_future(std::move(aw)));
+    co_return co_await detail::wait_for_expired(detail::ensure_future(std::move(aw)),
+                                                detail::FutureOf<A>::creates_task);
   }
   if constexpr (std::is_same_v<A, Coro<T>>) {
     co_return co_await detail::run_with_timeout(detail::deadline_after(timeout), std::move(aw));

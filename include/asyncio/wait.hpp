@@ -79,13 +79,20 @@ class MultiWatch : public RefCounted {
   }
   void on_timeout() {
     if (queue_mode) {
+      // Python: every future still in `todo` yields a TimeoutError, including one that is done
+      // but whose done-callback has not run yet; completions after this are ignored.
+      Ref<MultiWatch> keep(this);  // unlinked nodes drop their references here
       for (std::size_t i = 0; i < size_; ++i) {
-        if (nodes_[i].linked()) {
-          nodes_[i].unlink();
-          completed.push_back(nullptr);
+        Node& n = nodes_[i];
+        if (n.reported) continue;
+        n.reported = true;
+        completed.push_back(nullptr);
+        if (n.linked()) {
+          n.unlink();
           release();
-        }
+        }  // else queued: it releases its reference when it runs
       }
+      finished_ = true;
       remaining = 0;
       for (std::size_t k = getters.size(); k > 0; --k) wake_getter();
     } else if (!waiter.done()) {
@@ -97,12 +104,16 @@ class MultiWatch : public RefCounted {
   struct Node : CallbackNode {
     MultiWatch* owner = nullptr;
     FutureBase* future = nullptr;
+    bool reported = false;  // queue mode: its completion (or timeout) was queued
   };
 
   static void on_fire(void* p, bool discard) {
     auto* n = static_cast<Node*>(static_cast<CallbackNode*>(p));
     MultiWatch* self = n->owner;
-    if (!discard && !self->finished_) self->completed_one(*n->future);
+    if (!discard && !self->finished_) {
+      n->reported = true;
+      self->completed_one(*n->future);
+    }
     self->release();
   }
 

@@ -39,6 +39,14 @@ struct LoopAccess {
     loop.set_io_handler(fd, handler, readable, writable);
   }
   static void unwatch_io(EventLoop& loop, int fd) { loop.set_io_handler(fd, nullptr, false, false); }
+  /// The IoHandler registered for `fd`, or nullptr.
+  static IoHandler* io_handler(const EventLoop& loop, int fd) noexcept {
+    return loop.io_handler_of(fd);
+  }
+  /// Links `hook` so that close() tears it down (see LoopCloseHook).
+  static void add_close_hook(EventLoop& loop, LoopCloseHook* hook) noexcept {
+    loop.close_hooks_.push_back(hook);
+  }
 };
 
 /// Nanoseconds of a Duration, saturated so that huge delays do not overflow.

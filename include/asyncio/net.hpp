@@ -1,0 +1,323 @@
+// asyncio/net.hpp — connections and servers (Python: loop.create_connection,
+// loop.create_server, asyncio.Server, loop.create_unix_connection/create_unix_server,
+// loop.create_datagram_endpoint, loop.start_tls).
+//
+//   struct Echo : asyncio::Protocol {
+//     asyncio::Transport* t = nullptr;
+//     void connection_made(asyncio::Transport& tr) override { t = &tr; }
+//     void data_received(std::span<const std::byte> d) override { t->write(d); }
+//   };
+//   asyncio::Server server = co_await asyncio::create_server(
+//       [] { return std::make_shared<Echo>(); }, "127.0.0.1", 8888);
+//   co_await server.serve_forever();
+//
+// Python's keyword arguments become option structs (designated initializers read like
+// keywords: `{.backlog = 1000, .reuse_port = true}`). Python's `None` host is the empty
+// string. Protocol factories are callables returning std::shared_ptr<P> with P derived from
+// Protocol (or DatagramProtocol); create_connection() returns the transport and the P.
+//
+// Errors: ConnectionRefusedError & co. (net_errors.hpp) from connecting, gaierror from name
+// resolution, OSError from bind ("error while attempting to bind on address ...: address
+// already in use"), SSLCertVerificationError / SSLError from TLS handshakes,
+// ConnectionAbortedError when the TLS handshake times out. Every fd opened on a failing path
+// is closed before the exception leaves.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "asyncio/coroutines.hpp"
+#include "asyncio/events.hpp"
+#include "asyncio/protocols.hpp"
+#include "asyncio/sockets.hpp"
+#include "asyncio/transports.hpp"
+
+namespace asyncio {
+
+class SSLContext;  // asyncio/ssl.hpp
+
+using ProtocolFactory = std::function<std::shared_ptr<Protocol>()>;
+using DatagramProtocolFactory = std::function<std::shared_ptr<DatagramProtocol>()>;
+
+/// A non-owning reference to a shared SSLContext, for the option structs below. Converts
+/// from `std::shared_ptr<SSLContext>`; the library takes its own reference when the call is
+/// made (the context must be owned by a std::shared_ptr, e.g. from std::make_shared).
+class SSLContextRef {
+ public:
+  SSLContextRef() noexcept = default;
+  SSLContextRef(std::nullptr_t) noexcept {}
+  SSLContextRef(const std::shared_ptr<SSLContext>& ctx) noexcept : ctx_(ctx.get()) {}
+  SSLContext* get() const noexcept { return ctx_; }
+  explicit operator bool() const noexcept { return ctx_ != nullptr; }
+  /// The owning pointer (throws std::bad_weak_ptr if the context is not shared-owned).
+  std::shared_ptr<SSLContext> lock() const;
+
+ private:
+  SSLContext* ctx_ = nullptr;
+};
+
+/// A host and port (Python: the (host, port) tuple), as a view.
+using HostPort = std::pair<std::string_view, std::uint16_t>;
+
+// The option structs are aggregates for designated initializers, and deliberately hold only
+// trivially destructible members (views, SSLContextRef): GCC 12 destroys aggregate
+// temporaries twice when they appear inside a co_await expression, which would be a double
+// free with std::string or std::shared_ptr members. Strings are views: they must stay valid
+// for the duration of the call expression (the library copies them when the call is made).
+
+/// Python: create_connection()'s keyword arguments.
+struct ConnectionOptions {
+  /// TLS when set (Python: ssl=context). Use SSLContext::create_default_context() for a
+  /// verifying client context.
+  SSLContextRef ssl{};
+  int family = AF_UNSPEC;
+  int proto = 0;
+  int flags = 0;  ///< getaddrinfo flags (e.g. AI_NUMERICHOST: never touch DNS)
+  /// Bind the local end first (Python: local_addr=(host, port)).
+  std::optional<HostPort> local_addr{};
+  /// The name the certificate must match; defaults to the host (TLS only).
+  std::optional<std::string_view> server_hostname{};
+  std::optional<Duration> ssl_handshake_timeout{};  ///< default 60 s (TLS only)
+  std::optional<Duration> ssl_shutdown_timeout{};   ///< default 30 s (TLS only)
+  /// When every address fails: true throws an ExceptionGroup of all errors (Python 3.12).
+  bool all_errors = false;
+};
+
+/// Python: create_server()'s keyword arguments.
+struct ServerOptions {
+  int family = AF_UNSPEC;
+  int flags = AI_PASSIVE;
+  int backlog = 100;
+  SSLContextRef ssl{};
+  /// SO_REUSEADDR; defaults to true on POSIX, as in Python.
+  std::optional<bool> reuse_address{};
+  bool reuse_port = false;  ///< SO_REUSEPORT
+  std::optional<Duration> ssl_handshake_timeout{};
+  std::optional<Duration> ssl_shutdown_timeout{};
+  /// Start accepting at once (Python: start_serving=True).
+  bool start_serving = true;
+};
+
+/// Python: create_unix_connection()'s keyword arguments.
+struct UnixConnectionOptions {
+  SSLContextRef ssl{};
+  std::optional<std::string_view> server_hostname{};  ///< required with ssl (no host to default to)
+  std::optional<Duration> ssl_handshake_timeout{};
+  std::optional<Duration> ssl_shutdown_timeout{};
+};
+
+/// Python: create_unix_server()'s keyword arguments.
+struct UnixServerOptions {
+  int backlog = 100;
+  SSLContextRef ssl{};
+  std::optional<Duration> ssl_handshake_timeout{};
+  std::optional<Duration> ssl_shutdown_timeout{};
+  bool start_serving = true;
+};
+
+/// Python: create_datagram_endpoint()'s keyword arguments.
+struct DatagramOptions {
+  std::optional<HostPort> local_addr{};
+  std::optional<HostPort> remote_addr{};
+  int family = AF_UNSPEC;
+  int proto = 0;
+  int flags = 0;
+  bool reuse_port = false;
+  bool allow_broadcast = false;
+};
+
+namespace detail {
+/// What the option structs become once the call is made: owned copies.
+struct TlsParams {
+  std::shared_ptr<SSLContext> ssl;
+  std::optional<std::string> server_hostname;
+  std::optional<Duration> handshake_timeout;
+  std::optional<Duration> shutdown_timeout;
+};
+struct OwnedConnectionOptions {
+  TlsParams tls;
+  int family = AF_UNSPEC;
+  int proto = 0;
+  int flags = 0;
+  std::optional<std::pair<std::string, std::uint16_t>> local_addr;
+  bool all_errors = false;
+};
+struct OwnedDatagramOptions {
+  std::optional<std::pair<std::string, std::uint16_t>> local_addr;
+  std::optional<std::pair<std::string, std::uint16_t>> remote_addr;
+  int family = AF_UNSPEC;
+  int proto = 0;
+  int flags = 0;
+  bool reuse_port = false;
+  bool allow_broadcast = false;
+};
+OwnedConnectionOptions own(const ConnectionOptions& o);
+TlsParams own(const UnixConnectionOptions& o);
+OwnedDatagramOptions own(const DatagramOptions& o);
+std::shared_ptr<SSLContext> own(SSLContextRef ref);
+}  // namespace detail
+
+namespace detail {
+class ServerImpl;
+}  // namespace detail
+
+/// A listening server (Python: asyncio.Server). A handle: copies refer to the same server.
+/// While serving, the loop keeps the server alive even if every handle is dropped.
+class Server {
+ public:
+  Server() noexcept = default;
+  explicit Server(std::shared_ptr<detail::ServerImpl> impl) noexcept : impl_(std::move(impl)) {}
+
+  EventLoop& get_loop() const;
+  bool is_serving() const noexcept;
+  /// The listening sockets; empty once closed (Python: server.sockets).
+  std::vector<TransportSocket> sockets() const;
+  /// Stops listening and closes the listening sockets; existing connections stay open
+  /// (Python 3.12). Idempotent.
+  void close();
+  /// Starts accepting if not yet (Python: await server.start_serving()).
+  Coro<void> start_serving();
+  /// Accepts until cancelled; cancelling closes the server and waits for wait_closed()
+  /// (Python: serve_forever). RuntimeError if already awaited or closed.
+  Coro<void> serve_forever();
+  /// Waits until the server is closed and all its connections are gone (Python 3.12.1).
+  Coro<void> wait_closed();
+
+  explicit operator bool() const noexcept { return static_cast<bool>(impl_); }
+  const std::shared_ptr<detail::ServerImpl>& impl() const noexcept { return impl_; }
+
+ private:
+  std::shared_ptr<detail::ServerImpl> impl_;
+};
+
+namespace detail {
+
+template <class F>
+using factory_result_t = std::remove_cvref_t<std::invoke_result_t<F&>>;
+
+using ConnectionPair = std::pair<std::shared_ptr<Transport>, std::shared_ptr<Protocol>>;
+
+Coro<ConnectionPair> create_connection(ProtocolFactory factory, std::string host, std::uint16_t port,
+                                       OwnedConnectionOptions opts);
+Coro<ConnectionPair> create_connection_sock(ProtocolFactory factory, Socket sock, OwnedConnectionOptions opts);
+Coro<ConnectionPair> create_unix_connection(ProtocolFactory factory, std::string path, TlsParams opts);
+Coro<Server> create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port,
+                           ServerOptions opts, std::shared_ptr<SSLContext> ssl);
+Coro<Server> create_server_sock(ProtocolFactory factory, Socket sock, ServerOptions opts,
+                                std::shared_ptr<SSLContext> ssl);
+Coro<Server> create_unix_server(ProtocolFactory factory, std::string path, UnixServerOptions opts,
+                                std::shared_ptr<SSLContext> ssl);
+Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProtocol>>> create_datagram_endpoint(
+    DatagramProtocolFactory factory, OwnedDatagramOptions opts);
+
+template <class P>
+Coro<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> typed_connection(Coro<ConnectionPair> inner) {
+  ConnectionPair r = co_await std::move(inner);
+  co_return std::pair{std::move(r.first), std::static_pointer_cast<P>(std::move(r.second))};
+}
+
+template <class F>
+ProtocolFactory erase_factory(F factory) {
+  return [f = std::move(factory)]() mutable -> std::shared_ptr<Protocol> { return f(); };
+}
+
+}  // namespace detail
+
+/// Connects to host:port and runs a protocol over the connection (Python:
+/// loop.create_connection). Tries each resolved address in turn. Returns once the connection
+/// (and TLS handshake) is up and connection_made() was called. Cancellation closes it.
+template <class F>
+auto create_connection(F protocol_factory, std::string host, std::uint16_t port, ConnectionOptions opts = {}) {
+  using P = typename detail::factory_result_t<F>::element_type;
+  return detail::typed_connection<P>(
+      detail::create_connection(detail::erase_factory(std::move(protocol_factory)), std::move(host), port, detail::own(opts)));
+}
+
+/// As create_connection() over an already connected socket (Python: sock=...).
+template <class F>
+auto create_connection(F protocol_factory, Socket sock, ConnectionOptions opts = {}) {
+  using P = typename detail::factory_result_t<F>::element_type;
+  return detail::typed_connection<P>(
+      detail::create_connection_sock(detail::erase_factory(std::move(protocol_factory)), std::move(sock), detail::own(opts)));
+}
+
+/// Connects to a Unix stream socket (Python: loop.create_unix_connection).
+template <class F>
+auto create_unix_connection(F protocol_factory, std::string path, UnixConnectionOptions opts = {}) {
+  using P = typename detail::factory_result_t<F>::element_type;
+  return detail::typed_connection<P>(
+      detail::create_unix_connection(detail::erase_factory(std::move(protocol_factory)), std::move(path), detail::own(opts)));
+}
+
+/// Listens on host:port (Python: loop.create_server); an empty host listens on every
+/// interface (one socket per address family). `protocol_factory` is called once per
+/// accepted connection. Port 0 picks an ephemeral port: read it from server.sockets().
+template <class F>
+Coro<Server> create_server(F protocol_factory, std::string host, std::uint16_t port, ServerOptions opts = {}) {
+  std::vector<std::string> hosts;
+  hosts.push_back(std::move(host));
+  return detail::create_server(detail::erase_factory(std::move(protocol_factory)), std::move(hosts), port, opts,
+                               detail::own(opts.ssl));
+}
+/// Listens on several hosts (Python: host=[...]).
+template <class F>
+Coro<Server> create_server(F protocol_factory, std::vector<std::string> hosts, std::uint16_t port,
+                           ServerOptions opts = {}) {
+  return detail::create_server(detail::erase_factory(std::move(protocol_factory)), std::move(hosts), port, opts,
+                               detail::own(opts.ssl));
+}
+/// Serves on an existing listening (or bound) socket (Python: sock=...).
+template <class F>
+Coro<Server> create_server(F protocol_factory, Socket sock, ServerOptions opts = {}) {
+  return detail::create_server_sock(detail::erase_factory(std::move(protocol_factory)), std::move(sock), opts,
+                                    detail::own(opts.ssl));
+}
+
+/// Listens on a Unix socket path (Python: loop.create_unix_server). A stale socket file at
+/// `path` is removed first, as Python does.
+template <class F>
+Coro<Server> create_unix_server(F protocol_factory, std::string path, UnixServerOptions opts = {}) {
+  return detail::create_unix_server(detail::erase_factory(std::move(protocol_factory)), std::move(path), opts,
+                                    detail::own(opts.ssl));
+}
+
+/// Creates a UDP endpoint (Python: loop.create_datagram_endpoint). Returns the transport and
+/// the protocol.
+namespace detail {
+template <class P>
+Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<P>>> typed_datagram(
+    Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProtocol>>> inner) {
+  auto r = co_await std::move(inner);
+  co_return std::pair{std::move(r.first), std::static_pointer_cast<P>(std::move(r.second))};
+}
+}  // namespace detail
+
+template <class F>
+auto create_datagram_endpoint(F protocol_factory, DatagramOptions opts) {
+  using P = typename detail::factory_result_t<F>::element_type;
+  DatagramProtocolFactory factory = [f = std::move(protocol_factory)]() mutable -> std::shared_ptr<DatagramProtocol> {
+    return f();
+  };
+  return detail::typed_datagram<P>(detail::create_datagram_endpoint(std::move(factory), detail::own(opts)));
+}
+
+/// Upgrades an existing connection to TLS (Python: loop.start_tls): `transport` stops
+/// calling `protocol` directly; the returned TLS transport does, once the handshake is done.
+/// Use the returned transport from then on. On failure `transport` is closed.
+Coro<std::shared_ptr<Transport>> start_tls(std::shared_ptr<Transport> transport,
+                                           std::shared_ptr<Protocol> protocol,
+                                           std::shared_ptr<SSLContext> sslcontext, bool server_side = false,
+                                           std::optional<std::string> server_hostname = std::nullopt,
+                                           std::optional<Duration> ssl_handshake_timeout = std::nullopt,
+                                           std::optional<Duration> ssl_shutdown_timeout = std::nullopt);
+
+}  // namespace asyncio

@@ -1,0 +1,144 @@
+// asyncio/net_errors.hpp — the exceptions of the networking layer (Python: the OSError
+// hierarchy of builtins, socket.gaierror, ssl.SSLError, asyncio.IncompleteReadError and
+// asyncio.LimitOverrunError).
+//
+// Every socket error is a std::system_error carrying the errno (`e.code().value()`, or compare
+// `e.code() == std::errc::connection_refused`), thrown as the most specific type below, as
+// Python raises the most specific OSError subclass:
+//
+//   std::system_error
+//   └── OSError                      any failed system call (EADDRINUSE, EHOSTUNREACH, ...)
+//       ├── ConnectionError
+//       │   ├── BrokenPipeError       EPIPE, ESHUTDOWN (writing to a closed connection)
+//       │   ├── ConnectionAbortedError ECONNABORTED (also: TLS handshake timeout)
+//       │   ├── ConnectionRefusedError ECONNREFUSED
+//       │   └── ConnectionResetError  ECONNRESET (also: "Connection lost" from drain())
+//       ├── FileNotFoundError         ENOENT (e.g. a Unix socket path that does not exist)
+//       ├── gaierror                  getaddrinfo()/getnameinfo() failures (category: netdb)
+//       └── SSLError                  TLS failures (category: ssl), see asyncio/ssl.hpp
+//           └── SSLCertVerificationError
+//
+// Stream errors (asyncio.exceptions): IncompleteReadError (Python: an EOFError) and
+// LimitOverrunError. Neither is an OSError.
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace asyncio {
+
+/// A failed system call (Python: OSError). `code()` holds the errno in std::generic_category.
+class OSError : public std::system_error {
+ public:
+  OSError(int err, const std::string& what) : std::system_error(err, std::generic_category(), what) {}
+  OSError(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
+  /// The errno (Python: `exc.errno`).
+  int error_number() const noexcept { return code().value(); }
+};
+
+/// Python: ConnectionError, the base of the connection failures below.
+class ConnectionError : public OSError {
+ public:
+  using OSError::OSError;
+};
+/// Python: BrokenPipeError (EPIPE, ESHUTDOWN).
+class BrokenPipeError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+/// Python: ConnectionAbortedError (ECONNABORTED).
+class ConnectionAbortedError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+/// Python: ConnectionRefusedError (ECONNREFUSED).
+class ConnectionRefusedError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+/// Python: ConnectionResetError (ECONNRESET).
+class ConnectionResetError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+/// Python: FileNotFoundError (ENOENT).
+class FileNotFoundError : public OSError {
+ public:
+  using OSError::OSError;
+};
+
+/// The error category of getaddrinfo()/getnameinfo() codes (EAI_*); message() is gai_strerror.
+const std::error_category& netdb_category() noexcept;
+
+/// Name resolution failed (Python: socket.gaierror). `code()` is the EAI_* value in
+/// netdb_category(); what() names the host (and port) that could not be resolved.
+class gaierror : public OSError {
+ public:
+  gaierror(int eai_code, const std::string& what) : OSError(std::error_code(eai_code, netdb_category()), what) {}
+};
+
+/// The error category of TLS failures; the value is OpenSSL's SSL_ERROR_* code.
+const std::error_category& ssl_category() noexcept;
+
+/// A TLS failure (Python: ssl.SSLError). what() carries OpenSSL's reason.
+class SSLError : public OSError {
+ public:
+  SSLError(int ssl_error, const std::string& what) : OSError(std::error_code(ssl_error, ssl_category()), what) {}
+};
+
+/// The peer's certificate could not be verified: untrusted, expired, or not matching the host
+/// name (Python: ssl.SSLCertVerificationError).
+class SSLCertVerificationError : public SSLError {
+ public:
+  SSLCertVerificationError(long verify_code, std::string verify_message, const std::string& what)
+      : SSLError(1 /* SSL_ERROR_SSL */, what),
+        verify_code_(verify_code),
+        verify_message_(std::move(verify_message)) {}
+  /// X509_V_ERR_* (Python: `exc.verify_code`).
+  long verify_code() const noexcept { return verify_code_; }
+  /// E.g. "Hostname mismatch..." or "self-signed certificate" (Python: `exc.verify_message`).
+  const std::string& verify_message() const noexcept { return verify_message_; }
+
+ private:
+  long verify_code_;
+  std::string verify_message_;
+};
+
+/// EOF came before the expected bytes (Python: asyncio.IncompleteReadError).
+class IncompleteReadError : public std::runtime_error {
+ public:
+  /// `expected`: nullopt when the stream was read up to a separator (readuntil()).
+  IncompleteReadError(std::string partial, std::optional<std::size_t> expected);
+  /// What was read before EOF (Python: `exc.partial`).
+  const std::string& partial() const noexcept { return partial_; }
+  /// How many bytes were wanted (Python: `exc.expected`, None for readuntil()).
+  std::optional<std::size_t> expected() const noexcept { return expected_; }
+
+ private:
+  std::string partial_;
+  std::optional<std::size_t> expected_;
+};
+
+/// The stream's limit was reached while looking for a separator (Python:
+/// asyncio.LimitOverrunError). The data stays in the reader's buffer.
+class LimitOverrunError : public std::runtime_error {
+ public:
+  LimitOverrunError(const std::string& message, std::size_t consumed)
+      : std::runtime_error(message), consumed_(consumed) {}
+  /// How many bytes can be consumed (Python: `exc.consumed`).
+  std::size_t consumed() const noexcept { return consumed_; }
+
+ private:
+  std::size_t consumed_;
+};
+
+/// Builds the most specific OSError subclass for `err` (Python: OSError(errno, ...) picking
+/// its subclass). `what` prefixes the message: "<what>: <strerror>".
+std::exception_ptr make_os_error(int err, const std::string& what);
+[[noreturn]] void throw_os_error(int err, const std::string& what);
+
+}  // namespace asyncio

@@ -1,0 +1,274 @@
+// asyncio/streams.hpp — the high-level stream API (Python: asyncio.streams).
+//
+//   auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", 8888);
+//   writer.write("hello\n");
+//   co_await writer.drain();
+//   std::string line = co_await reader.readline();
+//   writer.close();
+//   co_await writer.wait_closed();
+//
+//   asyncio::Server server = co_await asyncio::start_server(
+//       [](asyncio::StreamReader r, asyncio::StreamWriter w) -> asyncio::Coro<> {
+//         while (true) {
+//           std::string data = co_await r.read(4096);
+//           if (data.empty()) break;
+//           w.write(data);
+//           co_await w.drain();
+//         }
+//       },
+//       "127.0.0.1", 8888);
+//
+// StreamReader and StreamWriter are handles (copies share the stream), like Python objects.
+// Every read method returns an awaitable with no allocation of its own (the waiting state
+// lives in the awaiting coroutine's frame); data is copied once from the socket's read buffer
+// into the reader's buffer, and read() hands the whole buffer over without a copy when it
+// takes everything. At most one coroutine may wait on a reader at a time (RuntimeError
+// otherwise, as Python). A cancelled read leaves the buffered data in place.
+//
+// Deliberate difference: when the last StreamWriter handle of a connection is dropped without
+// close(), the transport is closed (Python 3.12 does this in StreamWriter.__del__, with a
+// ResourceWarning, only for client streams).
+#pragma once
+
+#include <coroutine>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "asyncio/coroutines.hpp"
+#include "asyncio/detail/future_base.hpp"
+#include "asyncio/detail/intrusive_list.hpp"
+#include "asyncio/net.hpp"
+#include "asyncio/net_errors.hpp"
+#include "asyncio/protocols.hpp"
+#include "asyncio/transports.hpp"
+
+namespace asyncio {
+
+class SSLContext;
+class StreamReader;
+class StreamWriter;
+
+/// Python: streams._DEFAULT_LIMIT (64 KiB): the line length limit and half the buffer limit.
+inline constexpr std::size_t kDefaultStreamLimit = 64 * 1024;
+
+namespace detail {
+
+class StreamReaderImpl;
+class StreamReaderProtocol;
+class StreamWriterImpl;
+
+/// The awaiter of every StreamReader read method (a leaf awaiter, docs/internals.md).
+class StreamReadAwaiter final : public Suspension {
+ public:
+  enum class Kind : std::uint8_t { Read, ReadAll, ReadExactly, ReadUntil, ReadLine };
+
+  StreamReadAwaiter(StreamReaderImpl& reader, Kind kind, std::ptrdiff_t n, std::string separator = {})
+      : reader_(&reader), kind_(kind), n_(n), separator_(std::move(separator)) {}
+  StreamReadAwaiter(const StreamReadAwaiter&) = delete;
+  StreamReadAwaiter& operator=(const StreamReadAwaiter&) = delete;
+  ~StreamReadAwaiter();
+
+  bool await_ready();
+  void await_suspend(std::coroutine_handle<> h);
+  std::string await_resume();
+  bool cancel_awaited(const std::string& message) override;
+
+ private:
+  friend class StreamReaderImpl;
+  enum class State : std::uint8_t { Idle, Waiting, Woken, Cancelled };
+  enum class Scan : std::uint8_t { NeedMore, Ready };
+
+  /// Whether the read can complete with what is buffered (or EOF / an error).
+  Scan scan();
+  /// Called by the reader on new data, EOF or an exception; wakes the task if satisfied.
+  void notify(bool exception) noexcept;
+  std::string complete();
+
+  StreamReaderImpl* reader_;
+  Kind kind_;
+  std::ptrdiff_t n_;
+  std::string separator_;
+  std::size_t offset_ = 0;  // readuntil: bytes known not to start the separator
+  std::size_t isep_ = std::string::npos;  // readuntil: where the separator was found
+  State state_ = State::Idle;
+  bool by_exception_ = false;
+  TaskBase* task_ = nullptr;
+  std::string cancel_message_;
+};
+
+/// Awaiter of StreamWriter::drain().
+class DrainAwaiter final : public ListNode, public Suspension {
+ public:
+  explicit DrainAwaiter(std::shared_ptr<StreamWriterImpl> writer) noexcept : writer_(std::move(writer)) {}
+  DrainAwaiter(const DrainAwaiter&) = delete;
+  DrainAwaiter& operator=(const DrainAwaiter&) = delete;
+  ~DrainAwaiter() { unlink(); }
+
+  bool await_ready();
+  void await_suspend(std::coroutine_handle<> h);
+  void await_resume();
+  bool cancel_awaited(const std::string& message) override;
+
+  /// Woken by resume_writing() (exc null) or connection_lost(exc).
+  void wake(std::exception_ptr exc) noexcept;
+
+ private:
+  enum class State : std::uint8_t { Idle, Yielding, Waiting, Woken, Cancelled };
+  static void on_yield(void* self, bool discard);
+  bool helper_ready();
+
+  std::shared_ptr<StreamWriterImpl> writer_;
+  std::exception_ptr error_;
+  State state_ = State::Idle;
+  TaskBase* task_ = nullptr;
+  std::string cancel_message_;
+};
+
+/// Awaiter of StreamWriter::wait_closed().
+class CloseWaiter final : public ListNode, public Suspension {
+ public:
+  explicit CloseWaiter(std::shared_ptr<StreamReaderProtocol> protocol) noexcept : protocol_(std::move(protocol)) {}
+  CloseWaiter(const CloseWaiter&) = delete;
+  CloseWaiter& operator=(const CloseWaiter&) = delete;
+  ~CloseWaiter() { unlink(); }
+
+  bool await_ready() const noexcept;
+  void await_suspend(std::coroutine_handle<> h);
+  void await_resume();
+  bool cancel_awaited(const std::string& message) override;
+  void wake() noexcept;
+
+ private:
+  std::shared_ptr<StreamReaderProtocol> protocol_;
+  TaskBase* task_ = nullptr;
+  bool cancelled_ = false;
+  std::string cancel_message_;
+};
+
+}  // namespace detail
+
+/// Buffered reading from a stream (Python: asyncio.StreamReader). A handle.
+class StreamReader {
+ public:
+  /// A reader not attached to any transport yet; feed it with feed_data()/feed_eof().
+  /// Throws ValueError if `limit` is 0.
+  explicit StreamReader(std::size_t limit = kDefaultStreamLimit);
+  explicit StreamReader(std::shared_ptr<detail::StreamReaderImpl> impl) noexcept : impl_(std::move(impl)) {}
+
+  /// Up to `n` bytes, as soon as at least one is available; "" at EOF. `n < 0` reads until
+  /// EOF; `n == 0` returns "" at once. Not limited by the limit.
+  detail::StreamReadAwaiter read(std::ptrdiff_t n = -1);
+  /// A line ending with '\n'; at EOF the partial last line without it ("" when none).
+  /// Throws ValueError if the line exceeds the limit (the data up to and including the
+  /// separator, or the whole buffer, is dropped), as Python.
+  detail::StreamReadAwaiter readline();
+  /// Data up to and including `separator`. Throws IncompleteReadError(partial, nullopt) at EOF
+  /// (the buffer is cleared) and LimitOverrunError if the limit is exceeded (data kept).
+  detail::StreamReadAwaiter readuntil(std::string_view separator = "\n");
+  /// Exactly `n` bytes, or IncompleteReadError(partial, n) at EOF.
+  detail::StreamReadAwaiter readexactly(std::size_t n);
+
+  /// Whether EOF was fed and the buffer is empty.
+  bool at_eof() const noexcept;
+  /// The error a read will throw (set when the connection failed), or null.
+  std::exception_ptr exception() const noexcept;
+  void set_exception(std::exception_ptr exc);
+  void feed_data(std::span<const std::byte> data);
+  void feed_data(std::string_view data);
+  void feed_eof();
+  /// Bytes buffered and not read yet.
+  std::size_t buffered_size() const noexcept;
+  std::size_t limit() const noexcept;
+
+  const std::shared_ptr<detail::StreamReaderImpl>& impl() const noexcept { return impl_; }
+
+ private:
+  std::shared_ptr<detail::StreamReaderImpl> impl_;
+};
+
+/// Writing to a stream (Python: asyncio.StreamWriter). A handle.
+class StreamWriter {
+ public:
+  StreamWriter() noexcept = default;
+  explicit StreamWriter(std::shared_ptr<detail::StreamWriterImpl> impl) noexcept : impl_(std::move(impl)) {}
+
+  /// Queues `data` (sends at once what the socket takes). Follow with drain().
+  void write(std::span<const std::byte> data);
+  void write(std::string_view data);
+  void writelines(std::initializer_list<std::string_view> chunks);
+  template <class Range>
+    requires requires(const Range& r) { std::string_view(*std::begin(r)); }
+  void writelines(const Range& chunks) {
+    transport()->writelines(chunks);
+  }
+  void write_eof();
+  bool can_write_eof() const;
+  /// Closes the stream (flushes first). Follow with wait_closed().
+  void close();
+  bool is_closing() const;
+  /// Waits until the connection is closed; throws the error it was lost with, if any.
+  detail::CloseWaiter wait_closed();
+  /// Waits until the write buffer is below the low water mark (flow control). Throws the
+  /// reader's error, or ConnectionResetError("Connection lost") once the connection is gone.
+  detail::DrainAwaiter drain();
+  std::any get_extra_info(std::string_view name) const;
+  template <class T>
+  std::optional<T> extra(std::string_view name) const {
+    return transport()->template extra<T>(name);
+  }
+  /// Upgrades the connection to TLS (Python: StreamWriter.start_tls). Server-side when the
+  /// stream came from start_server().
+  Coro<void> start_tls(std::shared_ptr<SSLContext> sslcontext,
+                       std::optional<std::string> server_hostname = std::nullopt,
+                       std::optional<Duration> ssl_handshake_timeout = std::nullopt,
+                       std::optional<Duration> ssl_shutdown_timeout = std::nullopt);
+  /// The underlying transport (Python: writer.transport).
+  const std::shared_ptr<Transport>& transport() const;
+
+  explicit operator bool() const noexcept { return static_cast<bool>(impl_); }
+  const std::shared_ptr<detail::StreamWriterImpl>& impl() const noexcept { return impl_; }
+
+ private:
+  std::shared_ptr<detail::StreamWriterImpl> impl_;
+};
+
+/// The coroutine start_server() runs for each client (Python: client_connected_cb).
+using ClientConnectedCallback = std::function<Coro<void>(StreamReader, StreamWriter)>;
+
+namespace detail {
+Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
+                                                            OwnedConnectionOptions opts, std::size_t limit);
+Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, TlsParams opts,
+                                                                 std::size_t limit);
+}  // namespace detail
+
+/// Python: asyncio.open_connection(host, port, limit=..., **kwds).
+Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
+                                                            ConnectionOptions opts = {},
+                                                            std::size_t limit = kDefaultStreamLimit);
+/// Python: asyncio.start_server(client_connected_cb, host, port, limit=..., **kwds). Each
+/// connection runs `client_connected_cb(reader, writer)` as a task; an exception escaping it
+/// is reported to the loop's exception handler and closes the connection.
+Coro<Server> start_server(ClientConnectedCallback client_connected_cb, std::string host, std::uint16_t port,
+                          ServerOptions opts = {}, std::size_t limit = kDefaultStreamLimit);
+/// Python: asyncio.open_unix_connection(path, limit=..., **kwds).
+Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, UnixConnectionOptions opts = {},
+                                                                 std::size_t limit = kDefaultStreamLimit);
+/// Python: asyncio.start_unix_server(client_connected_cb, path, limit=..., **kwds).
+Coro<Server> start_unix_server(ClientConnectedCallback client_connected_cb, std::string path,
+                               UnixServerOptions opts = {}, std::size_t limit = kDefaultStreamLimit);
+
+/// Python: asyncio.StreamReaderProtocol, for building streams over custom transports:
+/// make_stream_reader_protocol(reader) is a Protocol that feeds `reader`.
+std::shared_ptr<Protocol> make_stream_reader_protocol(StreamReader reader);
+/// A StreamWriter over `transport` whose protocol came from make_stream_reader_protocol().
+StreamWriter make_stream_writer(std::shared_ptr<Transport> transport, std::shared_ptr<Protocol> protocol,
+                                std::optional<StreamReader> reader);
+
+}  // namespace asyncio

@@ -1,0 +1,259 @@
+// Internal: the socket transports and the server's acceptor (Python: selector_events.py's
+// _SelectorSocketTransport, _SelectorDatagramTransport, _accept_connection; base_events.Server).
+// Not a public header.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "asyncio/detail/loop_access.hpp"
+#include "asyncio/futures.hpp"
+#include "asyncio/net.hpp"
+#include "asyncio/transports.hpp"
+
+namespace asyncio::detail {
+
+/// Python constants.
+inline constexpr std::size_t kMaxReadSize = 256 * 1024;          // selector_events max_size
+inline constexpr int kLogThresholdForConnlostWrites = 5;         // constants.py
+inline constexpr double kAcceptRetryDelay = 1.0;                 // constants.ACCEPT_RETRY_DELAY
+inline constexpr double kSslHandshakeTimeout = 60.0;
+inline constexpr double kSslShutdownTimeout = 30.0;
+
+/// The per-thread receive buffer every socket transport reads into before calling
+/// data_received(): one 256 KiB buffer per thread instead of one per connection.
+std::span<std::byte> shared_read_buffer() noexcept;
+
+/// Python's _set_write_buffer_limits / add_flowcontrol_defaults.
+std::pair<std::size_t, std::size_t> flowcontrol_limits(std::optional<std::size_t> high,
+                                                       std::optional<std::size_t> low,
+                                                       std::size_t default_high_kb = 64);
+
+/// Reports `exc` as a fatal transport error: OSErrors only in debug mode (as Python), anything
+/// else through the loop's exception handler.
+void report_fatal_error(EventLoop& loop, const std::exception_ptr& exc, const char* message);
+
+/// Write buffer: contiguous bytes with a consumed prefix; keeps its capacity across drains
+/// (allocation-free in the steady state) but gives large capacity back once drained.
+class WriteBuffer {
+ public:
+  bool empty() const noexcept { return head_ == data_.size(); }
+  std::size_t size() const noexcept { return data_.size() - head_; }
+  const std::byte* data() const noexcept { return data_.data() + head_; }
+  void append(std::span<const std::byte> bytes);
+  void consume(std::size_t n) noexcept;
+  void clear() noexcept;
+
+ private:
+  std::vector<std::byte> data_;
+  std::size_t head_ = 0;
+};
+
+class ServerImpl;
+
+/// Python: _SelectorSocketTransport (TCP and Unix stream sockets).
+class SocketTransport final : public Transport, public IoHandler, public LoopCloseHook {
+ public:
+  SocketTransport(EventLoop& loop, Socket sock, std::shared_ptr<Protocol> protocol,
+                  std::shared_ptr<ServerImpl> server = nullptr, std::optional<SockAddr> peername = std::nullopt);
+  ~SocketTransport() override;
+
+  /// Python's constructor tail: schedules connection_made(), then reading, then the waiter.
+  /// Must be called once, right after construction (needs shared_from_this()).
+  void start(Future<void> waiter = {});
+
+  // BaseTransport
+  std::any get_extra_info(std::string_view name) const override;
+  bool is_closing() const noexcept override { return closing_; }
+  void close() override;
+  void set_protocol(std::shared_ptr<BaseProtocol> protocol) override;
+  std::shared_ptr<BaseProtocol> get_protocol() const override { return protocol_; }
+
+  // Transport
+  bool is_reading() const noexcept override { return !paused_ && !closing_; }
+  void pause_reading() override;
+  void resume_reading() override;
+  void write(std::span<const std::byte> data) override;
+  using Transport::write;
+  void writelines(std::span<const std::span<const std::byte>> chunks) override;
+  using Transport::writelines;
+  void write_eof() override;
+  bool can_write_eof() const noexcept override { return true; }
+  void abort() override { force_close(nullptr); }
+  std::size_t get_write_buffer_size() const noexcept override { return buffer_.size(); }
+  std::pair<std::size_t, std::size_t> get_write_buffer_limits() const noexcept override {
+    return {low_water_, high_water_};
+  }
+  void set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) override;
+
+  /// Python: _force_close(exc) — used by the TLS layer.
+  void force_close(std::exception_ptr exc);
+  int fd() const noexcept { return sock_.fd(); }
+
+ private:
+  void on_io(bool readable, bool writable) noexcept override;
+  void on_loop_close() noexcept override;
+
+  void read_ready() noexcept;
+  void read_ready_buffered() noexcept;
+  void on_eof() noexcept;
+  void write_ready() noexcept;
+  void fatal_error(std::exception_ptr exc, const char* message) noexcept;
+  void call_connection_lost(std::exception_ptr exc, bool from_io) noexcept;
+  void maybe_pause_protocol();
+  void maybe_resume_protocol();
+  void update_interest() noexcept;
+  void after_connection_made(Future<void> waiter);
+
+  EventLoop* loop_;
+  Socket sock_;
+  std::shared_ptr<Protocol> protocol_;
+  BufferedProtocol* buffered_ = nullptr;
+  std::vector<std::shared_ptr<Protocol>> retired_;  // replaced by set_protocol()
+  std::shared_ptr<ServerImpl> server_;
+  std::shared_ptr<SocketTransport> self_;  // the loop's reference while the connection lives
+  std::optional<SockAddr> peername_;
+  WriteBuffer buffer_;
+  std::size_t high_water_ = 64 * 1024;
+  std::size_t low_water_ = 16 * 1024;
+  int conn_lost_ = 0;
+  bool closing_ = false;
+  bool paused_ = false;
+  bool eof_ = false;
+  bool protocol_paused_ = false;
+  bool lost_called_ = false;
+  bool read_eof_ = false;     // eof_received() asked to stay open: reading is over
+  bool watch_read_ = false;   // current interest registered with the loop
+  bool watch_write_ = false;
+  bool started_reading_ = false;  // connection_made() ran: reading may be watched
+};
+
+/// Python: _SelectorDatagramTransport.
+class DatagramSocketTransport final : public DatagramTransport, public IoHandler, public LoopCloseHook {
+ public:
+  DatagramSocketTransport(EventLoop& loop, Socket sock, std::shared_ptr<DatagramProtocol> protocol,
+                          std::optional<SockAddr> address);
+  ~DatagramSocketTransport() override;
+  void start(Future<void> waiter);
+
+  std::any get_extra_info(std::string_view name) const override;
+  bool is_closing() const noexcept override { return closing_; }
+  void close() override;
+  void set_protocol(std::shared_ptr<BaseProtocol> protocol) override;
+  std::shared_ptr<BaseProtocol> get_protocol() const override { return protocol_; }
+  void sendto(std::span<const std::byte> data, const SockAddr& addr = {}) override;
+  using DatagramTransport::sendto;
+  void abort() override { force_close(nullptr); }
+  std::size_t get_write_buffer_size() const noexcept override { return buffer_size_; }
+
+ private:
+  void on_io(bool readable, bool writable) noexcept override;
+  void on_loop_close() noexcept override;
+  void read_ready() noexcept;
+  void write_ready() noexcept;
+  void force_close(std::exception_ptr exc) noexcept;
+  void fatal_error(std::exception_ptr exc, const char* message) noexcept;
+  void call_connection_lost(std::exception_ptr exc) noexcept;
+  void update_interest() noexcept;
+  void maybe_pause_protocol();
+  void maybe_resume_protocol();
+
+  struct Pending {
+    std::vector<std::byte> data;
+    SockAddr addr;
+  };
+
+  EventLoop* loop_;
+  Socket sock_;
+  std::shared_ptr<DatagramProtocol> protocol_;
+  std::shared_ptr<DatagramSocketTransport> self_;
+  std::optional<SockAddr> address_;
+  std::vector<Pending> buffer_;
+  std::size_t buffer_head_ = 0;
+  std::size_t buffer_size_ = 0;
+  std::size_t high_water_ = 64 * 1024;
+  std::size_t low_water_ = 16 * 1024;
+  int conn_lost_ = 0;
+  bool closing_ = false;
+  bool protocol_paused_ = false;
+  bool lost_called_ = false;
+  bool watch_read_ = false;
+  bool watch_write_ = false;
+  bool started_ = false;
+};
+
+/// One listening socket of a server: accepts when readable (Python: _accept_connection).
+class Acceptor final : public IoHandler {
+ public:
+  Acceptor(ServerImpl& server, Socket sock) : server_(&server), sock_(std::move(sock)) {}
+  void on_io(bool readable, bool writable) noexcept override;
+  void start();
+  void stop() noexcept;
+  int fd() const noexcept { return sock_.fd(); }
+  Socket& socket() noexcept { return sock_; }
+
+ private:
+  ServerImpl* server_;
+  Socket sock_;
+  bool watching_ = false;
+  TimerHandle retry_;
+};
+
+/// Python: base_events.Server.
+class ServerImpl final : public LoopCloseHook, public std::enable_shared_from_this<ServerImpl> {
+ public:
+  ServerImpl(EventLoop& loop, std::vector<Socket> sockets, ProtocolFactory factory,
+             std::shared_ptr<SSLContext> ssl, int backlog, std::optional<Duration> ssl_handshake_timeout,
+             std::optional<Duration> ssl_shutdown_timeout);
+  ~ServerImpl();
+
+  EventLoop& loop() const noexcept { return *loop_; }
+  bool is_serving() const noexcept { return serving_; }
+  bool closed() const noexcept { return closed_; }
+  std::vector<TransportSocket> sockets() const;
+  void start_serving();
+  void close();
+  void attach() noexcept { ++active_count_; }
+  void detach() noexcept;
+  Coro<void> serve_forever();
+  Coro<void> wait_closed();
+
+  /// Creates the transport for an accepted connection (Python: _accept_connection2).
+  void accept_connection(Socket conn, const SockAddr& peer) noexcept;
+
+ private:
+  void on_loop_close() noexcept override;
+  void wakeup();
+
+  EventLoop* loop_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  ProtocolFactory factory_;
+  std::shared_ptr<SSLContext> ssl_;
+  int backlog_;
+  std::optional<Duration> ssl_handshake_timeout_;
+  std::optional<Duration> ssl_shutdown_timeout_;
+  std::size_t active_count_ = 0;
+  std::optional<std::vector<Future<void>>> waiters_{std::in_place};
+  Future<void> serving_forever_fut_;
+  std::shared_ptr<ServerImpl> self_;  // while serving: the loop keeps the server alive
+  bool serving_ = false;
+  bool closed_ = false;
+  friend class Acceptor;
+};
+
+// ---- TLS (src/sslproto.cpp) -----------------------------------------------------------------
+
+/// Python: sslproto.SSLProtocol. Returns the protocol to put on the raw transport; the
+/// application's transport is available through ssl_app_transport() (created at once).
+std::shared_ptr<BufferedProtocol> make_ssl_protocol(EventLoop& loop, std::shared_ptr<Protocol> app_protocol,
+                                                    std::shared_ptr<SSLContext> context, Future<void> waiter,
+                                                    bool server_side, std::optional<std::string> server_hostname,
+                                                    bool call_connection_made,
+                                                    std::optional<Duration> ssl_handshake_timeout,
+                                                    std::optional<Duration> ssl_shutdown_timeout);
+std::shared_ptr<Transport> ssl_app_transport(BufferedProtocol& ssl_protocol);
+
+}  // namespace asyncio::detail

@@ -1,0 +1,437 @@
+// Tests of shield() (Python: the shield cases of test_asyncio/test_tasks.py): results and
+// exceptions pass through; cancelling the outer future (or the task awaiting it) leaves the
+// inner work running; cancelling the inner work cancels the outer future.
+#include <gtest/gtest.h>
+
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "asyncio/asyncio.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using asyncio::CancelledError;
+using asyncio::Coro;
+using asyncio::Duration;
+using asyncio::TimeoutError;
+
+// Runs `main()` as the main task of a fresh Runner and closes it. Anything reported to the
+// loop's exception handler (exceptions never retrieved, tasks destroyed while pending...)
+// fails the test.
+template <class F>
+auto run_main(F main) {
+  using T = typename decltype(main())::value_type;
+  std::vector<std::string> reports;
+  asyncio::Runner runner;
+  runner.get_loop().set_exception_handler(
+      [&reports](asyncio::EventLoop&, const asyncio::ExceptionContext& c) {
+        reports.push_back(c.message + (c.task.empty() ? "" : " [" + c.task + "]") +
+                          (c.exception ? ": " + asyncio::describe(c.exception) : ""));
+      });
+  auto finish = [&] {
+    runner.close();
+    for (const auto& r : reports) ADD_FAILURE() << "loop reported: " << r;
+  };
+  if constexpr (std::is_void_v<T>) {
+    try {
+      runner.run(main());
+    } catch (...) {
+      finish();
+      throw;
+    }
+    finish();
+  } else {
+    std::optional<T> result;
+    try {
+      result.emplace(runner.run(main()));
+    } catch (...) {
+      finish();
+      throw;
+    }
+    finish();
+    return std::move(*result);
+  }
+}
+
+// Awaits `aw` and returns what it threw, or null (Python's assertRaises as a value).
+template <class A>
+Coro<std::exception_ptr> error_of(A aw) {
+  try {
+    co_await std::move(aw);
+  } catch (...) {
+    co_return std::current_exception();
+  }
+  co_return nullptr;
+}
+
+template <class E>
+bool holds(const std::exception_ptr& e) {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// Sleeps and returns the CancelledError (or null): awaiters cannot be passed to error_of().
+[[maybe_unused]] Coro<std::exception_ptr> sleep_error(asyncio::Duration d) {
+  try {
+    co_await asyncio::sleep(d);
+  } catch (...) {
+    co_return std::current_exception();
+  }
+  co_return nullptr;
+}
+
+[[maybe_unused]] std::string what_of(const std::exception_ptr& e) { return e ? asyncio::describe(e) : "(none)"; }
+
+[[maybe_unused]] bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+
+struct MyError : std::runtime_error {
+  MyError() : std::runtime_error("MyError") {}
+};
+
+[[maybe_unused]] Coro<> sleep_forever() { co_await asyncio::sleep(3600s); }
+
+[[maybe_unused]] Coro<int> answer_after(asyncio::Duration d) {
+  co_await asyncio::sleep(d);
+  co_return 42;
+}
+
+[[maybe_unused]] double now() { return asyncio::get_running_loop().time(); }
+
+using asyncio::Future;
+using asyncio::Task;
+
+struct BoomError : std::runtime_error {
+  BoomError() : std::runtime_error("boom") {}
+};
+
+// Lets callbacks scheduled now (and the ones they schedule) run: Python's run_briefly.
+Coro<> run_briefly() {
+  co_await asyncio::sleep(0s);
+  co_await asyncio::sleep(0s);
+}
+
+// ---- test_tasks.py ----------------------------------------------------------------------------
+
+TEST(Shield, Result) {
+  run_main([&]() -> Coro<> {
+    Future<int> inner = asyncio::get_running_loop().create_future<int>();
+    Future<int> outer = asyncio::shield(inner);
+    inner.set_result(42);
+    EXPECT_EQ(co_await outer, 42);
+  });
+}
+
+TEST(Shield, Exception) {
+  run_main([&]() -> Coro<> {
+    Future<int> inner = asyncio::get_running_loop().create_future<int>();
+    Future<int> outer = asyncio::shield(inner);
+    co_await run_briefly();
+    std::exception_ptr exc = std::make_exception_ptr(BoomError());
+    inner.set_exception(exc);
+    co_await run_briefly();
+    EXPECT_TRUE(outer.done());
+    EXPECT_EQ(outer.exception(), exc);  // the very same exception object
+    EXPECT_EQ(inner.exception(), exc);
+  });
+}
+
+TEST(Shield, CancelInner) {
+  run_main([&]() -> Coro<> {
+    Future<int> inner = asyncio::get_running_loop().create_future<int>();
+    Future<int> outer = asyncio::shield(inner);
+    co_await run_briefly();
+    inner.cancel();
+    co_await run_briefly();
+    EXPECT_TRUE(outer.cancelled());
+  });
+}
+
+TEST(Shield, CancelOuter) {
+  run_main([&]() -> Coro<> {
+    Future<int> inner = asyncio::get_running_loop().create_future<int>();
+    Future<int> outer = asyncio::shield(inner);
+    co_await run_briefly();
+    EXPECT_TRUE(outer.cancel());
+    co_await run_briefly();
+    EXPECT_TRUE(outer.cancelled());
+    EXPECT_FALSE(inner.done());
+    EXPECT_FALSE(inner.cancelled());
+    inner.set_result(1);  // the outer future does not care any more
+    co_await run_briefly();
+    EXPECT_TRUE(outer.cancelled());
+    EXPECT_EQ(inner.result(), 1);
+  });
+}
+
+TEST(Shield, Shortcut) {
+  run_main([&]() -> Coro<> {
+    Future<int> fut = asyncio::get_running_loop().create_future<int>();
+    fut.set_result(42);
+    Future<int> outer = asyncio::shield(fut);
+    EXPECT_TRUE(outer.done());
+    EXPECT_EQ(co_await outer, 42);
+  });
+}
+
+// test_shield_effect: cancelling the task that awaits the shield does not reach the inner
+// coroutine, which goes on to completion.
+TEST(Shield, Effect) {
+  int proof = 0;
+  run_main([&]() -> Coro<> {
+    Future<void> waiter = asyncio::get_running_loop().create_future<void>();
+    auto inner = [&]() -> Coro<> {
+      co_await waiter;
+      proof += 1;
+    };
+    auto outer = [&]() -> Coro<> {
+      co_await asyncio::shield(inner());
+      proof += 100;
+    };
+    Task<void> f = asyncio::create_task(outer());
+    co_await run_briefly();
+    f.cancel();
+    std::exception_ptr err = co_await error_of(f);
+    EXPECT_TRUE(holds<CancelledError>(err)) << what_of(err);
+    EXPECT_TRUE(f.cancelled());
+    waiter.set_result();
+    co_await run_briefly();
+    EXPECT_EQ(proof, 1);
+  });
+}
+
+// test_shield_gather: cancelling the shield of a gather leaves the gather running.
+TEST(Shield, ShieldGather) {
+  run_main([&]() -> Coro<> {
+    auto& loop = asyncio::get_running_loop();
+    Future<int> child1 = loop.create_future<int>(), child2 = loop.create_future<int>();
+    auto parent = asyncio::gather(child1, child2);
+    auto outer = asyncio::shield(parent);
+    co_await run_briefly();
+    outer.cancel();
+    co_await run_briefly();
+    EXPECT_TRUE(outer.cancelled());
+    child1.set_result(1);
+    child2.set_result(2);
+    co_await run_briefly();
+    EXPECT_TRUE(parent.done());
+    EXPECT_EQ(parent.result(), std::make_tuple(1, 2));
+  });
+}
+
+// test_gather_shield: cancelling a gather of shields cancels the shields, not the children.
+TEST(Shield, GatherShield) {
+  run_main([&]() -> Coro<> {
+    auto& loop = asyncio::get_running_loop();
+    Future<int> child1 = loop.create_future<int>(), child2 = loop.create_future<int>();
+    Future<int> inner1 = asyncio::shield(child1);
+    Future<int> inner2 = asyncio::shield(child2);
+    auto parent = asyncio::gather(inner1, inner2);
+    co_await run_briefly();
+    parent.cancel();
+    co_await run_briefly();
+    EXPECT_TRUE(parent.done());
+    EXPECT_TRUE(holds<CancelledError>(parent.exception()));
+    EXPECT_TRUE(inner1.cancelled());
+    EXPECT_TRUE(inner2.cancelled());
+    EXPECT_FALSE(child1.done());
+    EXPECT_FALSE(child2.done());
+    child1.set_result(1);
+    child2.set_result(2);
+    co_await run_briefly();
+  });
+}
+
+// ---- Through a task awaiting the shield ------------------------------------------------------
+
+// The awaiting task is cancelled; the inner task completes normally and keeps its result.
+TEST(Shield, OuterCancelledInnerCompletes) {
+  run_main([&]() -> Coro<> {
+    Future<void> gate = asyncio::get_running_loop().create_future<void>();
+    bool inner_finished = false;
+    auto work = [&]() -> Coro<std::string> {
+      co_await gate;
+      inner_finished = true;
+      co_return "result";
+    };
+    Task<std::string> inner = asyncio::create_task(work());
+    auto awaiting = [&]() -> Coro<std::string> { co_return co_await asyncio::shield(inner); };
+    Task<std::string> t = asyncio::create_task(awaiting());
+    co_await asyncio::sleep(1ms);
+    t.cancel();
+    std::exception_ptr err = co_await error_of(t);
+    EXPECT_TRUE(holds<CancelledError>(err)) << what_of(err);
+    EXPECT_FALSE(inner.done());
+    EXPECT_FALSE(inner.cancelled());
+    EXPECT_EQ(inner.cancelling(), 0);
+    gate.set_result();
+    EXPECT_EQ(co_await inner, "result");
+    EXPECT_TRUE(inner_finished);
+  });
+}
+
+// The inner task is cancelled by someone else: the awaiting task gets CancelledError although
+// nobody cancelled it (its cancelling() stays 0).
+TEST(Shield, InnerCancelledCancelsOuter) {
+  run_main([&]() -> Coro<> {
+    Task<int> inner = asyncio::create_task([]() -> Coro<int> {
+      co_await asyncio::sleep(10s);
+      co_return 1;
+    }());
+    auto awaiting = [&]() -> Coro<int> { co_return co_await asyncio::shield(inner); };
+    Task<int> t = asyncio::create_task(awaiting());
+    co_await asyncio::sleep(0s);
+    inner.cancel("inner stop");
+    std::exception_ptr err = co_await error_of(t);
+    EXPECT_TRUE(holds<CancelledError>(err)) << what_of(err);
+    EXPECT_TRUE(t.cancelled());
+    EXPECT_EQ(t.cancelling(), 0);
+    EXPECT_TRUE(inner.cancelled());
+  });
+}
+
+TEST(Shield, InnerExceptionReachesTheAwaitingTask) {
+  run_main([&]() -> Coro<> {
+    auto failing = []() -> Coro<int> {
+      co_await asyncio::sleep(1ms);
+      throw BoomError();
+    };
+    std::exception_ptr err = co_await error_of(asyncio::shield(failing()));
+    EXPECT_TRUE(holds<BoomError>(err)) << what_of(err);
+
+    Task<int> t = asyncio::create_task(failing());
+    err = co_await error_of(asyncio::shield(t));
+    EXPECT_TRUE(holds<BoomError>(err)) << what_of(err);
+    EXPECT_TRUE(holds<BoomError>(t.exception()));
+  });
+}
+
+TEST(Shield, CoroutineResult) {
+  run_main([&]() -> Coro<> {
+    auto coro = []() -> Coro<std::unique_ptr<int>> {
+      co_await asyncio::sleep(0s);
+      co_return std::make_unique<int>(7);
+    };
+    std::unique_ptr<int> p = co_await asyncio::shield(coro());  // moved out, not copied
+    EXPECT_TRUE(p && *p == 7);
+    auto void_coro = []() -> Coro<> { co_await asyncio::sleep(0s); };
+    co_await asyncio::shield(void_coro());
+  });
+}
+
+// Shielding a task copies its result: the task still has it afterwards.
+TEST(Shield, TaskKeepsItsResult) {
+  run_main([&]() -> Coro<> {
+    Task<std::string> t = asyncio::create_task([]() -> Coro<std::string> {
+      co_await asyncio::sleep(0s);
+      co_return std::string(50, 'r');
+    }());
+    EXPECT_EQ(co_await asyncio::shield(t), std::string(50, 'r'));
+    EXPECT_EQ(t.result(), std::string(50, 'r'));
+    EXPECT_EQ(co_await asyncio::shield(t), std::string(50, 'r'));  // done: the shortcut
+  });
+}
+
+// Two shields of one task: cancelling one leaves the other and the task alone.
+TEST(Shield, TwoShieldsOfOneTask) {
+  run_main([&]() -> Coro<> {
+    Task<int> t = asyncio::create_task([]() -> Coro<int> {
+      co_await asyncio::sleep(10ms);
+      co_return 5;
+    }());
+    Future<int> s1 = asyncio::shield(t), s2 = asyncio::shield(t);
+    s1.cancel();
+    EXPECT_EQ(co_await s2, 5);
+    EXPECT_TRUE(s1.cancelled());
+    EXPECT_EQ(t.result(), 5);
+  });
+}
+
+// The task awaiting a shield is cancelled several times, each time re-shielding the work.
+TEST(Shield, RepeatedCancellationOfTheAwaitingTask) {
+  run_main([&]() -> Coro<> {
+    Future<int> gate = asyncio::get_running_loop().create_future<int>();
+    Task<int> work = asyncio::create_task([](Future<int> g) -> Coro<int> {
+      co_return co_await g;
+    }(gate));
+    auto stubborn = [&]() -> Coro<int> {
+      int cancels = 0;
+      while (true) {
+        try {
+          co_return co_await asyncio::shield(work) + cancels * 100;
+        } catch (const CancelledError&) {
+          ++cancels;
+        }
+      }
+    };
+    Task<int> t = asyncio::create_task(stubborn());
+    for (int i = 0; i < 3; ++i) {
+      co_await asyncio::sleep(0s);
+      EXPECT_TRUE(t.cancel());
+    }
+    co_await asyncio::sleep(0s);
+    gate.set_result(9);
+    EXPECT_EQ(co_await t, 309);
+    EXPECT_FALSE(work.cancelled());
+    EXPECT_EQ(t.cancelling(), 3);
+  });
+}
+
+// shield() inside timeout(): the timeout expires, the shielded work does not notice.
+TEST(Shield, UnderTimeout) {
+  run_main([&]() -> Coro<> {
+    Future<int> gate = asyncio::get_running_loop().create_future<int>();
+    Task<int> work = asyncio::create_task([](Future<int> g) -> Coro<int> {
+      co_return co_await g;
+    }(gate));
+    std::exception_ptr err = co_await error_of(asyncio::timeout(5ms, [&]() -> Coro<int> {
+      co_return co_await asyncio::shield(work);
+    }));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    EXPECT_FALSE(work.done());
+    gate.set_result(3);
+    EXPECT_EQ(co_await work, 3);
+  });
+}
+
+// The outer future is cancelled and the inner one fails in the same iteration: the inner
+// exception is marked retrieved (Python's _inner_done_callback), so nothing is reported as
+// "exception was never retrieved" (run_main fails the test on any such report).
+TEST(Shield, InnerFailsWhileOuterIsCancelledMarksRetrieved) {
+  run_main([&]() -> Coro<> {
+    auto& loop = asyncio::get_running_loop();
+    {
+      Future<int> inner = loop.create_future<int>();
+      Future<int> outer = asyncio::shield(inner);
+      outer.cancel();
+      inner.set_exception(BoomError());
+      co_await run_briefly();
+      EXPECT_TRUE(outer.cancelled());
+    }
+    {
+      Future<int> inner = loop.create_future<int>();
+      Future<int> outer = asyncio::shield(inner);
+      inner.set_exception(BoomError());
+      outer.cancel();
+      co_await run_briefly();
+      EXPECT_TRUE(outer.cancelled());
+    }
+    co_await run_briefly();
+  });
+}
+
+}  // namespace

@@ -1,0 +1,684 @@
+// Tests of wait_for() (Python: test_asyncio/test_waitfor.py and the wait_for cases of
+// test_tasks.py): the inner work is cancelled and awaited before TimeoutError, timeouts <= 0,
+// inner work that swallows the cancellation, cancelling the waiting task, and shield().
+//
+// Ordering relies on the loop's guarantees only: timers run in deadline order and sleep(0s)
+// yields exactly one iteration. Wall-clock bounds, where checked at all, are generous upper
+// bounds that only catch "the deadline was ignored".
+#include <gtest/gtest.h>
+
+#include <exception>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "asyncio/asyncio.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using asyncio::CancelledError;
+using asyncio::Coro;
+using asyncio::Duration;
+using asyncio::TimeoutError;
+
+// Runs `main()` as the main task of a fresh Runner and closes it. Anything reported to the
+// loop's exception handler (exceptions never retrieved, tasks destroyed while pending...)
+// fails the test.
+template <class F>
+auto run_main(F main) {
+  using T = typename decltype(main())::value_type;
+  std::vector<std::string> reports;
+  asyncio::Runner runner;
+  runner.get_loop().set_exception_handler(
+      [&reports](asyncio::EventLoop&, const asyncio::ExceptionContext& c) {
+        reports.push_back(c.message + (c.task.empty() ? "" : " [" + c.task + "]") +
+                          (c.exception ? ": " + asyncio::describe(c.exception) : ""));
+      });
+  auto finish = [&] {
+    runner.close();
+    for (const auto& r : reports) ADD_FAILURE() << "loop reported: " << r;
+  };
+  if constexpr (std::is_void_v<T>) {
+    try {
+      runner.run(main());
+    } catch (...) {
+      finish();
+      throw;
+    }
+    finish();
+  } else {
+    std::optional<T> result;
+    try {
+      result.emplace(runner.run(main()));
+    } catch (...) {
+      finish();
+      throw;
+    }
+    finish();
+    return std::move(*result);
+  }
+}
+
+// Awaits `aw` and returns what it threw, or null (Python's assertRaises as a value).
+template <class A>
+Coro<std::exception_ptr> error_of(A aw) {
+  try {
+    co_await std::move(aw);
+  } catch (...) {
+    co_return std::current_exception();
+  }
+  co_return nullptr;
+}
+
+template <class E>
+bool holds(const std::exception_ptr& e) {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// Sleeps and returns the CancelledError (or null): awaiters cannot be passed to error_of().
+[[maybe_unused]] Coro<std::exception_ptr> sleep_error(asyncio::Duration d) {
+  try {
+    co_await asyncio::sleep(d);
+  } catch (...) {
+    co_return std::current_exception();
+  }
+  co_return nullptr;
+}
+
+[[maybe_unused]] std::string what_of(const std::exception_ptr& e) { return e ? asyncio::describe(e) : "(none)"; }
+
+[[maybe_unused]] bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+
+struct MyError : std::runtime_error {
+  MyError() : std::runtime_error("MyError") {}
+};
+
+[[maybe_unused]] Coro<> sleep_forever() { co_await asyncio::sleep(3600s); }
+
+[[maybe_unused]] Coro<int> answer_after(asyncio::Duration d) {
+  co_await asyncio::sleep(d);
+  co_return 42;
+}
+
+// A vector of handles. (GCC 12 miscompiles a braced list inside a co_await expression:
+// "array used as initializer".)
+template <class H, class... Hs>
+std::vector<H> vec(H h, Hs... hs) {
+  return std::vector<H>{std::move(h), std::move(hs)...};
+}
+
+[[maybe_unused]] double now() { return asyncio::get_running_loop().time(); }
+
+constexpr Duration kEpsilon = 0.1ms;  // passes "timeout > 0" but is soon over
+
+// Python's SlowTask: runs for kRunFor, ignoring cancellation requests.
+struct SlowTask {
+  static constexpr Duration kRunFor = 200ms;
+  bool exited = false;
+  int cancels_ignored = 0;
+
+  Coro<std::string> run() {
+    const double exit_at = now() + kRunFor.count();
+    while (true) {
+      const double to_sleep = exit_at - now();
+      if (to_sleep <= 0) break;
+      if (co_await sleep_error(Duration(to_sleep))) ++cancels_ignored;
+    }
+    exited = true;
+    co_return "ok";
+  }
+};
+
+// Sleeps; when cancelled, takes `cleanup` before re-raising. `ended` is set either way.
+Coro<std::string> slow_to_cancel(Duration cleanup, bool* ended) {
+  std::exception_ptr e = co_await sleep_error(10s);
+  if (e) {
+    co_await asyncio::sleep(cleanup);
+    *ended = true;
+    std::rethrow_exception(e);
+  }
+  *ended = true;
+  co_return "done";
+}
+
+Coro<int> return_42_when_cancelled() {
+  std::exception_ptr e = co_await sleep_error(10s);
+  co_return e ? 42 : 0;
+}
+
+struct FooError : std::runtime_error {
+  FooError() : std::runtime_error("FooError") {}
+};
+
+// ---- test_waitfor.py ------------------------------------------------------------------------
+
+// test_asyncio_wait_for_cancelled: cancelling the task running wait_for() cancels the inner
+// coroutine, which ignores it; wait_for() then returns what it returns.
+TEST(WaitFor, CancelledWhileInnerIgnoresCancellation) {
+  SlowTask t;
+  run_main([&]() -> Coro<> {
+    asyncio::Task<std::string> w = asyncio::create_task(asyncio::wait_for(t.run(), 2s));
+    co_await asyncio::sleep(0s);
+    w.cancel();
+    co_await asyncio::wait(vec(w));
+    EXPECT_TRUE(t.exited);
+    EXPECT_EQ(t.cancels_ignored, 1);
+    EXPECT_FALSE(w.cancelled());
+    if (!w.cancelled() && !w.exception()) {
+      EXPECT_EQ(w.result(), "ok");
+    }
+    EXPECT_EQ(w.cancelling(), 1);
+  });
+}
+
+// test_asyncio_wait_for_timeout: the inner coroutine ignores the timeout's cancellation and
+// returns a value: wait_for() returns it (no TimeoutError, as Python's `async with timeout`).
+TEST(WaitFor, TimeoutWhileInnerIgnoresCancellation) {
+  SlowTask t;
+  run_main([&]() -> Coro<> {
+    std::string r = co_await asyncio::wait_for(t.run(), 50ms);
+    EXPECT_EQ(r, "ok");
+    EXPECT_TRUE(t.exited);
+    EXPECT_EQ(t.cancels_ignored, 1);
+    EXPECT_EQ(asyncio::current_task().cancelling(), 0);
+  });
+}
+
+TEST(WaitFor, ZeroTimeoutDoneFuture) {
+  run_main([&]() -> Coro<> {
+    auto& loop = asyncio::get_running_loop();
+    asyncio::Future<std::string> fut = loop.create_future<std::string>();
+    fut.set_result("done");
+    std::string r = co_await asyncio::wait_for(fut, 0s);
+    EXPECT_EQ(r, "done");
+    EXPECT_TRUE(fut.done());
+    EXPECT_EQ(fut.result(), "done");  // copied out, the future keeps its result
+
+    asyncio::Future<int> neg = loop.create_future<int>();
+    neg.set_result(3);
+    EXPECT_EQ(co_await asyncio::wait_for(neg, -1s), 3);
+  });
+}
+
+TEST(WaitFor, ZeroTimeoutDoneTask) {
+  run_main([&]() -> Coro<> {
+    asyncio::Task<int> t = asyncio::create_task([]() -> Coro<int> { co_return 5; }());
+    co_await asyncio::sleep(0s);
+    EXPECT_TRUE(t.done());
+    EXPECT_EQ(co_await asyncio::wait_for(t, 0s), 5);
+  });
+}
+
+// A coroutine given with timeout <= 0 is wrapped in a task and cancelled before it starts.
+TEST(WaitFor, ZeroTimeoutCoroutineNotStarted) {
+  bool foo_started = false;
+  run_main([&]() -> Coro<> {
+    auto foo = [&]() -> Coro<> {
+      foo_started = true;
+      co_return;
+    };
+    std::exception_ptr err = co_await error_of(asyncio::wait_for(foo(), 0s));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    err = co_await error_of(asyncio::wait_for(foo(), -1s));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+  });
+  EXPECT_FALSE(foo_started);
+}
+
+// test_wait_for_timeout_less_then_0_or_0: a running task is cancelled, and TimeoutError comes
+// only after it has finished.
+TEST(WaitFor, ZeroOrNegativeTimeoutCancelsRunningTask) {
+  for (Duration timeout : {Duration(0), Duration(-1)}) {
+    SCOPED_TRACE(timeout.count());
+    std::optional<bool> foo_running;
+    run_main([&]() -> Coro<> {
+      auto& loop = asyncio::get_running_loop();
+      asyncio::Future<void> started = loop.create_future<void>();
+      auto foo = [&]() -> Coro<std::string> {
+        foo_running = true;
+        started.set_result();
+        std::exception_ptr e = co_await sleep_error(10s);
+        foo_running = false;  // "finally"
+        if (e) std::rethrow_exception(e);
+        co_return "done";
+      };
+      asyncio::Task<std::string> fut = asyncio::create_task(foo());
+      co_await started;
+      std::exception_ptr err = co_await error_of(asyncio::wait_for(fut, timeout));
+      EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+      EXPECT_TRUE(fut.done());
+      EXPECT_TRUE(fut.cancelled());
+      EXPECT_EQ(foo_running, std::optional<bool>(false));
+    });
+  }
+}
+
+// test_wait_for: on timeout the task is cancelled and has finished when TimeoutError arrives.
+TEST(WaitFor, TaskTimesOut) {
+  std::optional<bool> foo_running;
+  run_main([&]() -> Coro<> {
+    auto foo = [&]() -> Coro<std::string> {
+      foo_running = true;
+      std::exception_ptr e = co_await sleep_error(10s);
+      foo_running = false;
+      if (e) std::rethrow_exception(e);
+      co_return "done";
+    };
+    const double t0 = now();
+    asyncio::Task<std::string> fut = asyncio::create_task(foo());
+    std::exception_ptr err = co_await error_of(asyncio::wait_for(fut, 10ms));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    EXPECT_TRUE(fut.done());
+    EXPECT_TRUE(fut.cancelled());
+    EXPECT_EQ(foo_running, std::optional<bool>(false));
+    EXPECT_LT(now() - t0, 5.0);
+    EXPECT_EQ(asyncio::current_task().cancelling(), 0);
+  });
+}
+
+TEST(WaitFor, Blocking) {
+  run_main([&]() -> Coro<> {
+    auto coro = []() -> Coro<std::string> { co_return "done"; };
+    std::string r = co_await asyncio::wait_for(coro(), std::nullopt);
+    EXPECT_EQ(r, "done");
+  });
+}
+
+TEST(WaitFor, RaceCondition) {
+  run_main([&]() -> Coro<> {
+    auto& loop = asyncio::get_running_loop();
+    asyncio::Future<std::string> fut = loop.create_future<std::string>();
+    Coro<std::string> w = asyncio::wait_for(fut, 200ms);
+    loop.call_soon([fut] { fut.set_result("ok"); });
+    std::string r = co_await std::move(w);
+    EXPECT_EQ(r, "ok");
+  });
+}
+
+// test_wait_for_cancellation_race_condition: the inner coroutine catches the timeout's
+// CancelledError and returns normally.
+TEST(WaitFor, CancellationRaceCondition) {
+  run_main([&]() -> Coro<> {
+    auto inner = []() -> Coro<int> {
+      std::exception_ptr e = co_await sleep_error(1s);
+      EXPECT_TRUE(holds<CancelledError>(e)) << what_of(e);
+      co_return 1;
+    };
+    int r = co_await asyncio::wait_for(inner(), 10ms);
+    EXPECT_EQ(r, 1);
+  });
+}
+
+// test_wait_for_waits_for_task_cancellation: TimeoutError is raised only after the inner
+// task has finished handling its cancellation.
+TEST(WaitFor, WaitsForTaskCancellation) {
+  bool task_done = false;
+  run_main([&]() -> Coro<> {
+    asyncio::Task<std::string> inner = asyncio::create_task(slow_to_cancel(kEpsilon, &task_done));
+    std::exception_ptr err = co_await error_of(asyncio::wait_for(inner, kEpsilon));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    EXPECT_TRUE(task_done);
+    EXPECT_TRUE(inner.cancelled());
+  });
+}
+
+// A longer cleanup makes the point plainer: wait_for() outlives its own deadline until the
+// inner task is done.
+TEST(WaitFor, WaitsForSlowTaskCancellation) {
+  bool task_done = false;
+  run_main([&]() -> Coro<> {
+    asyncio::Task<std::string> inner = asyncio::create_task(slow_to_cancel(50ms, &task_done));
+    std::exception_ptr err = co_await error_of(asyncio::wait_for(inner, 1ms));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    EXPECT_TRUE(task_done);
+    EXPECT_TRUE(inner.done());
+    EXPECT_TRUE(inner.cancelled());
+  });
+}
+
+TEST(WaitFor, WaitsForTaskCancellationWithTimeoutZero) {
+  bool task_done = false;
+  run_main([&]() -> Coro<> {
+    asyncio::Task<std::string> inner = asyncio::create_task(slow_to_cancel(kEpsilon, &task_done));
+    co_await asyncio::sleep(kEpsilon);
+    std::exception_ptr err = co_await error_of(asyncio::wait_for(inner, 0s));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    EXPECT_TRUE(task_done);
+    EXPECT_TRUE(inner.cancelled());
+  });
+}
+
+// test_wait_for_reraises_exception_during_cancellation
+TEST(WaitFor, ReraisesExceptionDuringCancellation) {
+  run_main([&]() -> Coro<> {
+    auto inner = []() -> Coro<> {
+      try {
+        co_await asyncio::sleep(200ms);
+      } catch (...) {
+      }
+      throw FooError();  // "finally: raise FooException"
+    };
+    asyncio::Task<void> inner_task = asyncio::create_task(inner());
+    std::exception_ptr err = co_await error_of(asyncio::wait_for(inner_task, kEpsilon));
+    EXPECT_TRUE(holds<FooError>(err)) << what_of(err);
+    EXPECT_EQ(asyncio::current_task().cancelling(), 0);
+
+    // Same with timeout 0.
+    inner_task = asyncio::create_task(inner());
+    co_await asyncio::sleep(0s);
+    err = co_await error_of(asyncio::wait_for(inner_task, 0s));
+    EXPECT_TRUE(holds<FooError>(err)) << what_of(err);
+  });
+}
+
+// _test_cancel_wait_for: cancelling the task that waits cancels the awaited task (bpo-23219).
+void cancel_wait_for(std::optional<Duration> timeout) {
+  run_main([&]() -> Coro<> {
+    auto& loop = asyncio::get_running_loop();
+    auto blocking = [&]() -> Coro<> {
+      asyncio::Future<void> never = loop.create_future<void>();
+      co_await never;
+    };
+    asyncio::Task<void> task = asyncio::create_task(blocking());
+    asyncio::Task<void> wait = asyncio::create_task(asyncio::wait_for(task, timeout));
+    loop.call_soon([wait] { wait.cancel(); });
+    std::exception_ptr err = co_await error_of(wait);
+    EXPECT_TRUE(holds<CancelledError>(err)) << what_of(err);
+    EXPECT_TRUE(task.cancelled());
+  });
+}
+
+TEST(WaitFor, CancelBlockingWaitFor) { cancel_wait_for(std::nullopt); }
+TEST(WaitFor, CancelWaitFor) { cancel_wait_for(60s); }
+
+// Cancelling the task that runs wait_for(coroutine) cancels the coroutine (it runs in that
+// task) and the CancelledError propagates.
+TEST(WaitFor, CancelWaitForCoroutine) {
+  bool inner_cancelled = false;
+  run_main([&]() -> Coro<> {
+    auto inner = [&]() -> Coro<int> {
+      try {
+        co_await asyncio::sleep(10s);
+      } catch (const CancelledError&) {
+        inner_cancelled = true;
+        throw;
+      }
+      co_return 1;
+    };
+    asyncio::Task<int> w = asyncio::create_task(asyncio::wait_for(inner(), 10s));
+    co_await asyncio::sleep(0s);
+    w.cancel();
+    std::exception_ptr err = co_await error_of(w);
+    EXPECT_TRUE(holds<CancelledError>(err)) << what_of(err);
+    EXPECT_TRUE(w.cancelled());
+  });
+  EXPECT_TRUE(inner_cancelled);
+}
+
+// test_wait_for_cancel_suppressed (GH-86296): a value returned instead of the CancelledError
+// is wait_for()'s result.
+TEST(WaitFor, CancelSuppressedByCoroutine) {
+  run_main([&]() -> Coro<> {
+    int r = co_await asyncio::wait_for(return_42_when_cancelled(), 10ms);
+    EXPECT_EQ(r, 42);
+    EXPECT_EQ(asyncio::current_task().cancelling(), 0);
+  });
+}
+
+TEST(WaitFor, CancelSuppressedByTask) {
+  run_main([&]() -> Coro<> {
+    asyncio::Task<int> t = asyncio::create_task(return_42_when_cancelled());
+    int r = co_await asyncio::wait_for(t, 10ms);
+    EXPECT_EQ(r, 42);
+    EXPECT_FALSE(t.cancelled());
+    EXPECT_EQ(asyncio::current_task().cancelling(), 0);
+
+    t = asyncio::create_task(return_42_when_cancelled());
+    co_await asyncio::sleep(0s);
+    EXPECT_EQ(co_await asyncio::wait_for(t, 0s), 42);  // the timeout <= 0 path
+  });
+}
+
+// The waiting task is cancelled from outside and the inner work swallows that cancellation:
+// as in Python, wait_for() returns the value (the cancellation was spent on the inner work)
+// and the request stays counted on the waiting task.
+TEST(WaitFor, OutsideCancelSuppressedByInner) {
+  run_main([&]() -> Coro<> {
+    asyncio::Task<int> t = asyncio::create_task(return_42_when_cancelled());
+    asyncio::Task<int> w = asyncio::create_task(asyncio::wait_for(t, 10s));
+    co_await asyncio::sleep(0s);
+    co_await asyncio::sleep(0s);
+    w.cancel();
+    int r = co_await w;
+    EXPECT_EQ(r, 42);
+    EXPECT_EQ(w.cancelling(), 1);
+
+    asyncio::Task<int> w2 = asyncio::create_task(asyncio::wait_for(return_42_when_cancelled(), 10s));
+    co_await asyncio::sleep(0s);
+    w2.cancel();
+    EXPECT_EQ(co_await w2, 42);
+    EXPECT_EQ(w2.cancelling(), 1);
+  });
+}
+
+// test_wait_for_issue86296: a cancellation that arrives after the inner task completed is
+// not lost.
+TEST(WaitFor, Issue86296) {
+  bool reached_end = false;
+  run_main([&]() -> Coro<> {
+    asyncio::Task<std::string> inner =
+        asyncio::create_task([]() -> Coro<std::string> { co_return "done"; }());
+    auto wait_for_coro = [&]() -> Coro<> {
+      co_await asyncio::wait_for(inner, 100s);
+      co_await asyncio::sleep(1s);
+      reached_end = true;
+    };
+    asyncio::Task<void> task = asyncio::create_task(wait_for_coro());
+    EXPECT_FALSE(task.done());
+    co_await asyncio::sleep(0s);
+    task.cancel();
+    std::exception_ptr err = co_await error_of(task);
+    EXPECT_TRUE(holds<CancelledError>(err)) << what_of(err);
+    EXPECT_TRUE(inner.done());
+    EXPECT_EQ(co_await inner, "done");
+  });
+  EXPECT_FALSE(reached_end);
+}
+
+// ---- More cases ------------------------------------------------------------------------------
+
+TEST(WaitFor, FutureTimesOutAndIsCancelled) {
+  run_main([&]() -> Coro<> {
+    auto& loop = asyncio::get_running_loop();
+    asyncio::Future<int> fut = loop.create_future<int>();
+    std::exception_ptr err = co_await error_of(asyncio::wait_for(fut, 10ms));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    EXPECT_TRUE(fut.cancelled());
+
+    asyncio::Future<int> fut0 = loop.create_future<int>();
+    err = co_await error_of(asyncio::wait_for(fut0, 0s));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    EXPECT_TRUE(fut0.cancelled());
+  });
+}
+
+TEST(WaitFor, PropagatesTheException) {
+  run_main([&]() -> Coro<> {
+    auto& loop = asyncio::get_running_loop();
+    asyncio::Future<int> fut = loop.create_future<int>();
+    loop.call_later(1ms, [fut] { fut.set_exception(FooError()); });
+    std::exception_ptr err = co_await error_of(asyncio::wait_for(fut, 10s));
+    EXPECT_TRUE(holds<FooError>(err)) << what_of(err);
+
+    auto failing = []() -> Coro<int> {
+      co_await asyncio::sleep(1ms);
+      throw FooError();
+    };
+    err = co_await error_of(asyncio::wait_for(failing(), 10s));
+    EXPECT_TRUE(holds<FooError>(err)) << what_of(err);
+    asyncio::Task<int> t = asyncio::create_task(failing());
+    err = co_await error_of(asyncio::wait_for(t, 10s));
+    EXPECT_TRUE(holds<FooError>(err)) << what_of(err);
+  });
+}
+
+TEST(WaitFor, ReturnsBeforeTheDeadlineAndCancelsNothing) {
+  run_main([&]() -> Coro<> {
+    auto value = []() -> Coro<std::string> {
+      co_await asyncio::sleep(1ms);
+      co_return std::string(64, 'v');
+    };
+    asyncio::Task<std::string> t = asyncio::create_task(value());
+    EXPECT_EQ(co_await asyncio::wait_for(t, 10s), std::string(64, 'v'));
+    EXPECT_EQ(t.result(), std::string(64, 'v'));  // a task's result is copied, not moved out
+    EXPECT_EQ(co_await asyncio::wait_for(value(), 10s), std::string(64, 'v'));
+    // The deadline was disarmed: later awaits are not cancelled.
+    std::exception_ptr err = co_await sleep_error(30ms);
+    EXPECT_EQ(err, nullptr) << what_of(err);
+    EXPECT_EQ(asyncio::current_task().cancelling(), 0);
+  });
+}
+
+TEST(WaitFor, VoidFuturesAndTasks) {
+  run_main([&]() -> Coro<> {
+    auto& loop = asyncio::get_running_loop();
+    asyncio::Future<void> f = loop.create_future<void>();
+    loop.call_later(1ms, [f] { f.set_result(); });
+    co_await asyncio::wait_for(f, 10s);
+    EXPECT_TRUE(f.done());
+
+    asyncio::Future<void> never = loop.create_future<void>();
+    std::exception_ptr err = co_await error_of(asyncio::wait_for(never, 5ms));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    EXPECT_TRUE(never.cancelled());
+
+    asyncio::Task<void> t = asyncio::create_task(sleep_forever());
+    err = co_await error_of(asyncio::wait_for(asyncio::AnyTask(t), 5ms));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    EXPECT_TRUE(t.cancelled());
+  });
+}
+
+// wait_for(aw, 0) is waiting for the inner task to finish its cancellation when the waiting
+// task is cancelled: that CancelledError propagates at once, the inner task finishes later.
+TEST(WaitFor, CancelledWhileZeroTimeoutWaitsForInner) {
+  bool inner_ended = false;
+  run_main([&]() -> Coro<> {
+    asyncio::Task<std::string> inner = asyncio::create_task(slow_to_cancel(50ms, &inner_ended));
+    co_await asyncio::sleep(0s);
+    asyncio::Task<std::string> w = asyncio::create_task(asyncio::wait_for(inner, 0s));
+    co_await asyncio::sleep(10ms);
+    EXPECT_FALSE(w.done());
+    w.cancel();
+    std::exception_ptr err = co_await error_of(w);
+    EXPECT_TRUE(holds<CancelledError>(err)) << what_of(err);
+    EXPECT_FALSE(inner.done());
+    err = co_await error_of(inner);
+    EXPECT_TRUE(holds<CancelledError>(err)) << what_of(err);
+    EXPECT_TRUE(inner_ended);
+  });
+}
+
+// The deadline and an outside cancel() come at (nearly) the same time, the cancel() first:
+// whichever iteration each lands in, CancelledError wins over TimeoutError.
+TEST(WaitFor, OutsideCancelAtTheDeadline) {
+  run_main([&]() -> Coro<> {
+    auto& loop = asyncio::get_running_loop();
+    auto body = [&]() -> Coro<int> {
+      asyncio::AnyTask me = asyncio::current_task();
+      // The outside cancel() is queued before the expiry timer of wait_for() is armed.
+      loop.call_at(loop.time() + 0.01, [me] { me.cancel(); });
+      co_return co_await asyncio::wait_for(answer_after(10s), 10ms);
+    };
+    asyncio::Task<int> t = asyncio::create_task(body());
+    std::exception_ptr err = co_await error_of(t);
+    EXPECT_TRUE(holds<CancelledError>(err)) << what_of(err);
+    EXPECT_TRUE(t.cancelled());
+  });
+}
+
+// wait_for() nested in a timeout(): the inner deadline is shorter, so wait_for() raises
+// TimeoutError which the outer body can handle.
+TEST(WaitFor, NestedInTimeout) {
+  run_main([&]() -> Coro<> {
+    std::exception_ptr inner_err;
+    int r = co_await asyncio::timeout(10s, [&]() -> Coro<int> {
+      inner_err = co_await error_of(asyncio::wait_for(answer_after(10s), 10ms));
+      co_return 3;
+    });
+    EXPECT_EQ(r, 3);
+    EXPECT_TRUE(holds<TimeoutError>(inner_err)) << what_of(inner_err);
+
+    std::exception_ptr err = co_await error_of(asyncio::timeout(10ms, [&]() -> Coro<> {
+      inner_err = co_await error_of(asyncio::wait_for(answer_after(10s), 10s));
+      if (inner_err) std::rethrow_exception(inner_err);
+    }));
+    EXPECT_TRUE(holds<CancelledError>(inner_err)) << what_of(inner_err);
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+  });
+}
+
+// ---- WaitForShieldTests -------------------------------------------------------------------
+
+// With timeout 0 the shield's outer future is cancelled at once; the task goes on.
+TEST(WaitForShield, ZeroTimeout) {
+  run_main([&]() -> Coro<> {
+    auto coro = []() -> Coro<std::string> {
+      co_await asyncio::sleep(10ms);
+      co_return "done";
+    };
+    asyncio::Task<std::string> task = asyncio::create_task(coro());
+    asyncio::Future<std::string> shielded = asyncio::shield(task);
+    std::exception_ptr err = co_await error_of(asyncio::wait_for(shielded, 0s));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    EXPECT_FALSE(task.done());
+    EXPECT_FALSE(task.cancelled());
+    EXPECT_TRUE(shielded.cancelled());
+    EXPECT_EQ(co_await task, "done");
+  });
+}
+
+TEST(WaitForShield, NoneTimeout) {
+  run_main([&]() -> Coro<> {
+    auto coro = []() -> Coro<std::string> {
+      co_await asyncio::sleep(10ms);
+      co_return "done";
+    };
+    asyncio::Task<std::string> task = asyncio::create_task(coro());
+    std::string r = co_await asyncio::wait_for(asyncio::shield(task), std::nullopt);
+    EXPECT_EQ(r, "done");
+    EXPECT_TRUE(task.done());
+    EXPECT_EQ(co_await task, "done");
+  });
+}
+
+TEST(WaitForShield, ShieldedTimeout) {
+  run_main([&]() -> Coro<> {
+    asyncio::Future<void> gate = asyncio::get_running_loop().create_future<void>();
+    auto coro = [&]() -> Coro<std::string> {
+      co_await gate;  // Python sleeps 0.1s; a gate makes "not done yet" certain
+      co_return "done";
+    };
+    asyncio::Task<std::string> task = asyncio::create_task(coro());
+    std::exception_ptr err = co_await error_of(asyncio::wait_for(asyncio::shield(task), 10ms));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    EXPECT_FALSE(task.done());
+    EXPECT_FALSE(task.cancelled());
+    gate.set_result();
+    EXPECT_EQ(co_await task, "done");
+  });
+}
+
+}  // namespace
