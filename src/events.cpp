@@ -152,6 +152,8 @@ void EventLoop::drain_threadsafe_queue() {
     threadsafe_pending_.store(false, std::memory_order_relaxed);
   }
   for (detail::HandleState* h : batch) ready_.push({&EventLoop::run_handle, h});
+  // Signal handlers raise threadsafe_pending_ too (src/unix_signals.cpp).
+  if (signal_pending_.exchange(false, std::memory_order_acq_rel)) dispatch_signals();
 }
 
 void EventLoop::schedule_timer_handle(detail::HandleState* h, double when) {

@@ -114,6 +114,9 @@ void cancel_all_tasks(EventLoop& loop) {
 
 void Runner::close() {
   if (state_ != State::Initialized) return;
+  // From inside the loop (a task calling close()): Python raises here too; checking first
+  // keeps the tasks uncancelled and avoids loop_->close() throwing from Finally (terminate).
+  if (loop_->is_running()) throw RuntimeError("Cannot close a running event loop");
   struct Finally {
     Runner* r;
     ~Finally() {

@@ -363,9 +363,10 @@ class EventLoop {
 
   /// Calls `callback(args...)` on this loop each time signal `sig` arrives (Python:
   /// loop.add_signal_handler). The process-wide disposition of `sig` becomes an
-  /// async-signal-safe handler (SA_RESTART) that writes the signal number to this loop's
-  /// self-pipe, so the signal may be delivered to any thread; the callback runs from the ready
-  /// queue like call_soon(), on the loop's thread. Replaces this loop's previous handler for
+  /// async-signal-safe handler (SA_RESTART) that counts the signal and wakes this loop (as
+  /// call_soon_threadsafe() does), so the signal may be delivered to any thread; the callback
+  /// runs from the ready queue like call_soon(), on the loop's thread, once per arrival.
+  /// Replaces this loop's previous handler for
   /// `sig`. Throws ValueError for an invalid signal number, RuntimeError("sig N cannot be
   /// caught") for SIGKILL/SIGSTOP, RuntimeError if the loop is closed or if another loop
   /// handles `sig`. Coroutine functions are rejected at compile time (Python: TypeError).
@@ -408,6 +409,12 @@ class EventLoop {
   // Unix signals (src/unix_signals.cpp).
   static void check_signal(int sig);
   void set_signal_handler(int sig, detail::HandleState* h);
+  /// The sigaction handler (async-signal-safe: atomics and the reactor's eventfd): counts the
+  /// signal, flags the owning loop the way call_soon_threadsafe() does, and wakes it.
+  static void on_signal(int sig) noexcept;
+  /// Schedules the callbacks of the signals that arrived; drain_threadsafe_queue() calls it.
+  void dispatch_signals() noexcept;
+  std::atomic<bool> signal_pending_{false};
 
   template <class F, class... Args>
   detail::HandleState* new_handle(F&& f, Args&&... args) {

@@ -99,7 +99,9 @@ template <class T>
 class SleepAwaiter final : public Suspension {
  public:
   SleepAwaiter(Duration delay, ValueSlot<T>&& result) : delay_(delay), result_(std::move(result)) {}
-  SleepAwaiter(const SleepAwaiter&) = delete;
+  /// Movable until awaited (so it can be handed to wait_for() and the like).
+  SleepAwaiter(SleepAwaiter&& o) noexcept(std::is_nothrow_move_constructible_v<ValueSlot<T>>)
+      : delay_(o.delay_), result_(std::move(o.result_)) {}
   SleepAwaiter& operator=(const SleepAwaiter&) = delete;
   ~SleepAwaiter() {
     if (task_) LoopAccess::remove_timer(task_->loop(), &entry_);
@@ -146,7 +148,7 @@ class SleepAwaiter final : public Suspension {
 
   T await_resume() {
     if (state_ == State::Cancelled) {
-      task_->throw_if_must_cancel();
+      task_->consume_must_cancel();  // the first cancellation's message wins, as in CPython
       throw CancelledError(std::move(message_));
     }
     task_->throw_if_must_cancel();

@@ -169,4 +169,33 @@ Coro<detail::value_of_t<A>> wait_for(A aw, std::optional<Duration> timeout) {
   }
 }
 
+namespace detail {
+/// An awaiter object (await_ready/await_suspend/await_resume), e.g. what a stream read returns.
+template <class A>
+concept DirectAwaiter = requires(A a) {
+  a.await_ready();
+  a.await_resume();
+};
+
+template <class R, class A>
+Coro<R> as_coro(A aw) {
+  if constexpr (std::is_void_v<R>) {
+    co_await std::move(aw);
+  } else {
+    co_return co_await std::move(aw);
+  }
+}
+}  // namespace detail
+
+/// wait_for() of any other awaitable (a stream read, a lock acquisition, ...): it runs in
+/// the awaiting task, as Python awaits a non-future awaitable inside wait_for.
+template <class A>
+  requires(!requires { typename detail::FutureOf<std::remove_cvref_t<A>>::type; } &&
+           detail::DirectAwaiter<A>)
+Coro<std::remove_cvref_t<decltype(std::declval<A&>().await_resume())>> wait_for(
+    A aw, std::optional<Duration> timeout) {
+  using R = std::remove_cvref_t<decltype(std::declval<A&>().await_resume())>;
+  co_return co_await wait_for(detail::as_coro<R>(std::move(aw)), timeout);
+}
+
 }  // namespace asyncio

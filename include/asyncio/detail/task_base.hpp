@@ -50,6 +50,10 @@ class TaskBase : public FutureBase, public PendingTask {
       throw CancelledError(cancel_message());
     }
   }
+  /// Called by an awaiter's await_resume when the awaited thing itself ended in cancellation:
+  /// that CancelledError wins and a later cancel() request is consumed with it (CPython's
+  /// __step keeps the CancelledError it was woken with and clears _must_cancel).
+  void consume_must_cancel() noexcept { must_cancel_ = false; }
   /// Schedules a step (the task must be suspended with nothing else to wake it).
   void wake() { LoopAccess::schedule(*loop_, {&step_entry, this}); }
   /// Ready-queue entry point: runs one step unless the loop is discarding.
@@ -130,7 +134,13 @@ void FutureAwaiter<Impl>::await_suspend(std::coroutine_handle<> h) {
 
 template <class Impl>
 Impl& FutureAwaiter<Impl>::resumed() {
-  if (task_) task_->throw_if_must_cancel();
+  if (task_) {
+    if (future_->cancelled()) {
+      task_->consume_must_cancel();  // the future's own CancelledError is raised next
+    } else {
+      task_->throw_if_must_cancel();
+    }
+  }
   return *future_;
 }
 

@@ -30,8 +30,11 @@ class WaitDone final : public CallbackNode, public Suspension {
   }
   void await_resume() {
     if (!task_) return;
+    if (cancelled_) {
+      task_->consume_must_cancel();
+      throw CancelledError(std::move(message_));
+    }
     task_->throw_if_must_cancel();
-    if (cancelled_) throw CancelledError(std::move(message_));
   }
 
  private:
