@@ -603,13 +603,15 @@ def run_net(servers, tools, results, tables):
                         log("   %s round %d %-24s FAILED: %s" % (name, rnd + 1, s.name, err))
                         continue
                     samples[s.name].append(res)
-                    log("   %s round %d %-24s %9.0f req/s %8.1f MB/s p50 %7.1f us p99 %7.1f us cpu %6.2f us/req" %
+                    log("   %s round %d %-24s %9.0f req/s %8.1f MB/s p50 %7.1f us p99 %7.1f us cpu %6.2f us/req"
+                        " wait %s/%s %%" %
                         (name, rnd + 1, s.name, res["rps"], res["mb_per_s"], res["p50_us"], res["p99_us"],
-                         res["cpu_us_per_req"]))
-            keys = ["rps", "mb_per_s", "p50_us", "p99_us", "cpu_us_per_req", "server_cpu_pct"]
+                         res["cpu_us_per_req"], res.get("server_wait_pct"), res.get("loadgen_wait_pct")))
+            keys = ["rps", "mb_per_s", "p50_us", "p99_us", "cpu_us_per_req", "server_cpu_pct",
+                    "server_wait_pct", "loadgen_wait_pct"]
             rows = []
             for s in srv:
-                summ = {k: summarize([x[k] for x in samples[s.name]]) for k in keys}
+                summ = {k: summarize([x.get(k) for x in samples[s.name]]) for k in keys}
                 rows.append({"impl": s.name, "label": s.label, "missing": s.missing,
                              "error": errors.get(s.name) if not samples[s.name] else None,
                              "summary": summ, "samples": samples[s.name]})
@@ -623,22 +625,27 @@ def run_net(servers, tools, results, tables):
             t = Table(title, ["server", main_label + " (median)", "spread", "x epoll",
                               ("msg p50 us" if stream else "p50 us"), ("msg p99 us" if stream else "p99 us"),
                               "server CPU us/" + ("msg" if stream else "req"), "CPU us over epoll",
-                              "server CPU %"],
+                              "server CPU %", "CPU wait % srv/gen"],
                       ["Median of %d rounds of %.1f s (after %.1f s warm-up), servers interleaved; spread = "
                        "(max-min)/median of %s. \"x epoll\" = %s / the raw epoll server's. Server CPU from "
-                       "the kernel's accounting of the server process (schedstat) over the measured window." %
+                       "the kernel's accounting of the server process (schedstat) over the measured window. "
+                       "\"CPU wait %%\": share of the window the server / the load generator spent runnable "
+                       "but waiting for a CPU: above a few %%, other work on the machine limits the figures "
+                       "(requests/s, latency), not the server." %
                        (ROUNDS, NET_DURATION, NET_WARMUP, main_label, main_label)])
             for r in rows:
                 sm = r["summary"]
                 if r["missing"] or not sm["rps"]:
-                    t.add([r["label"], r["missing"] or ("failed: " + (r["error"] or "?"))] + [""] * 7)
+                    t.add([r["label"], r["missing"] or ("failed: " + (r["error"] or "?"))] + [""] * 8)
                     continue
                 ratio = sm[main_key]["median"] / ref["summary"][main_key]["median"] if ref else None
                 over = (sm["cpu_us_per_req"]["median"] - ref["summary"]["cpu_us_per_req"]["median"]) if ref else None
                 t.add([r["label"], fmt(sm[main_key]["median"]), "%.0f%%" % sm[main_key]["spread_pct"],
                        ("%.2f" % ratio) if ratio else "-", fmt(sm["p50_us"]["median"]),
                        fmt(sm["p99_us"]["median"]), fmt(sm["cpu_us_per_req"]["median"]),
-                       ("%+.2f" % over) if over is not None else "-", fmt(sm["server_cpu_pct"]["median"])])
+                       ("%+.2f" % over) if over is not None else "-", fmt(sm["server_cpu_pct"]["median"]),
+                       "%s/%s" % (fmt(sm["server_wait_pct"]["median"]) if sm["server_wait_pct"] else "-",
+                                  fmt(sm["loadgen_wait_pct"]["median"]) if sm["loadgen_wait_pct"] else "-")])
             tables.append(t)
             results["net"][name] = {"mode": mode, "conns": conns, "size": size, "inflight": inflight,
                                     "rows": rows}

@@ -15,18 +15,18 @@
 //   sem = asyncio.Semaphore(2)
 //   codes = await asyncio.gather(*(job(n, sem, loop, start) for n in range(len(DURATIONS))))
 //
-// Output (about 1.4 s in all; one after the other would take 2.6 s):
+// Output (about 1.6 s in all; one after the other would take 3.0 s):
 //   [0.0s] job 0 started
 //   [0.0s] job 1 started
 //   [0.5s] job 0 exited with 0
 //   [0.5s] job 2 started
-//   [0.8s] job 1 exited with 1
+//   [0.8s] job 2 exited with 2
 //   [0.8s] job 3 started
-//   [0.9s] job 2 exited with 2
-//   [0.9s] job 4 started
-//   [1.2s] job 4 exited with 4
-//   [1.4s] job 3 exited with 3
-//   [1.4s] exit codes: [0, 1, 2, 3, 4]
+//   [1.0s] job 1 exited with 1
+//   [1.0s] job 4 started
+//   [1.4s] job 4 exited with 4
+//   [1.6s] job 3 exited with 3
+//   [1.6s] exit codes: [0, 1, 2, 3, 4]
 //
 // `async with sem:` is `auto permit = co_await sem.lock();` (released at the end of the
 // scope); gather() over a vector of coroutines gives a vector of results in order.
@@ -40,7 +40,7 @@
 
 namespace {
 
-const std::vector<std::string> kDurations = {"0.5", "0.8", "0.4", "0.6", "0.3"};
+const std::vector<std::string> kDurations = {"0.5", "1.0", "0.3", "0.8", "0.4"};
 
 asyncio::Coro<int> job(int n, asyncio::Semaphore& sem, double start) {
   auto permit = co_await sem.lock();

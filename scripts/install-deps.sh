@@ -14,6 +14,8 @@ readonly DEPS=(
   "libgmock-dev:"
   "libbenchmark-dev:"
   "libssl-dev:"
+  "openssl:openssl"
+  "curl:curl"
   "python3:python3"
   "clang-format:clang-format"
   "make:make"

@@ -171,15 +171,16 @@ void ConditionWaitBase::on_wakeup(void* self, bool discard) {
 void ConditionWaitBase::resume_step() {
   const Phase at = phase_;
   phase_ = Phase::Running;
-  // What `await fut` raises: the future's cancellation, replaced by a pending task cancel
-  // (CPython's __step throws a fresh CancelledError when _must_cancel is set).
+  // What `await fut` raises: the future's CancelledError, else a fresh one if the task has a
+  // pending cancel (CPython's __step: `if self._must_cancel: if not isinstance(exc,
+  // CancelledError): exc = self._make_cancelled_error()`; must_cancel is cleared either way).
   bool raised = node_.cancelled();
   std::string message = raised ? std::move(node_message_) : std::string();
   try {
     task_->throw_if_must_cancel();
   } catch (const CancelledError& e) {
+    if (!raised) message = e.message();
     raised = true;
-    message = e.message();
   }
   const bool orphaned = node_.orphaned;
   node_.remove();  // `finally: self._waiters.remove(fut)`

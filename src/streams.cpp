@@ -500,19 +500,31 @@ void CloseWaiter::await_resume() {
 
 StreamReader::StreamReader(std::size_t limit) : impl_(std::make_shared<detail::StreamReaderImpl>(limit)) {}
 
-detail::StreamReadAwaiter StreamReader::read(std::ptrdiff_t n) {
+namespace detail {
+namespace {
+Coro<std::string> stream_read(std::shared_ptr<StreamReaderImpl> impl, StreamReadAwaiter::Kind kind, std::ptrdiff_t n,
+                              std::string separator) {
+  co_return co_await StreamReadAwaiter(*impl, kind, n, std::move(separator));
+}
+Coro<void> stream_drain(std::shared_ptr<StreamWriterImpl> impl) { co_await DrainAwaiter(std::move(impl)); }
+Coro<void> stream_wait_closed(std::shared_ptr<StreamReaderProtocol> protocol) {
+  co_await CloseWaiter(std::move(protocol));
+}
+}  // namespace
+}  // namespace detail
+
+Coro<std::string> StreamReader::read(std::ptrdiff_t n) {
   using K = detail::StreamReadAwaiter::Kind;
-  return detail::StreamReadAwaiter(*impl_, n < 0 ? K::ReadAll : K::Read, n);
+  return detail::stream_read(impl_, n < 0 ? K::ReadAll : K::Read, n, {});
 }
-detail::StreamReadAwaiter StreamReader::readline() {
-  return detail::StreamReadAwaiter(*impl_, detail::StreamReadAwaiter::Kind::ReadLine, 0, "\n");
+Coro<std::string> StreamReader::readline() {
+  return detail::stream_read(impl_, detail::StreamReadAwaiter::Kind::ReadLine, 0, "\n");
 }
-detail::StreamReadAwaiter StreamReader::readuntil(std::string_view separator) {
-  return detail::StreamReadAwaiter(*impl_, detail::StreamReadAwaiter::Kind::ReadUntil, 0, std::string(separator));
+Coro<std::string> StreamReader::readuntil(std::string_view separator) {
+  return detail::stream_read(impl_, detail::StreamReadAwaiter::Kind::ReadUntil, 0, std::string(separator));
 }
-detail::StreamReadAwaiter StreamReader::readexactly(std::size_t n) {
-  return detail::StreamReadAwaiter(*impl_, detail::StreamReadAwaiter::Kind::ReadExactly,
-                                   static_cast<std::ptrdiff_t>(n));
+Coro<std::string> StreamReader::readexactly(std::size_t n) {
+  return detail::stream_read(impl_, detail::StreamReadAwaiter::Kind::ReadExactly, static_cast<std::ptrdiff_t>(n), {});
 }
 bool StreamReader::at_eof() const noexcept { return impl_->eof_ && impl_->size() == 0; }
 std::exception_ptr StreamReader::exception() const noexcept { return impl_->exception_; }
@@ -534,8 +546,8 @@ void StreamWriter::write_eof() { impl_->transport_->write_eof(); }
 bool StreamWriter::can_write_eof() const { return impl_->transport_->can_write_eof(); }
 void StreamWriter::close() { impl_->transport_->close(); }
 bool StreamWriter::is_closing() const { return impl_->transport_->is_closing(); }
-detail::CloseWaiter StreamWriter::wait_closed() { return detail::CloseWaiter(impl_->protocol_); }
-detail::DrainAwaiter StreamWriter::drain() { return detail::DrainAwaiter(impl_); }
+Coro<void> StreamWriter::wait_closed() { return detail::stream_wait_closed(impl_->protocol_); }
+Coro<void> StreamWriter::drain() { return detail::stream_drain(impl_); }
 std::any StreamWriter::get_extra_info(std::string_view name) const { return impl_->transport_->get_extra_info(name); }
 const std::shared_ptr<Transport>& StreamWriter::transport() const { return impl_->transport_; }
 

@@ -159,9 +159,11 @@ class Process {
         return line;
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
       pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      if (::poll(&p, 1, left.count() > 0 ? static_cast<int>(left.count()) : 0) <= 0) {
+        if (left.count() <= 0) return std::nullopt;
+        continue;
+      }
       char chunk[4096];
       ssize_t n = ::read(out_, chunk, sizeof chunk);
       if (n <= 0) return std::nullopt;
@@ -211,6 +213,8 @@ class Process {
     return -1;
   }
   pid_t pid() const { return pid_; }
+  /// The caller reaped the child itself (waitpid): the destructor must not kill the pid.
+  void reaped() { pid_ = -1; }
 
  private:
   pid_t pid_ = -1;
@@ -225,7 +229,8 @@ inline std::unique_ptr<Process> python_peer(const std::string& script, const std
   std::vector<std::string> argv = python_argv();
   argv.push_back(peers_dir() + "/" + script);
   argv.insert(argv.end(), args.begin(), args.end());
-  return std::make_unique<Process>(argv, merge_stderr);
+  // stdin is a pipe we keep open: the peer servers run until their stdin closes.
+  return std::make_unique<Process>(argv, merge_stderr, /*stdin_pipe=*/true);
 }
 
 /// A self-signed CA and a server certificate for "localhost"/127.0.0.1/::1, generated with

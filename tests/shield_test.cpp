@@ -3,6 +3,7 @@
 // inner work running; cancelling the inner work cancels the outer future.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -432,6 +433,43 @@ TEST(Shield, InnerFailsWhileOuterIsCancelledMarksRetrieved) {
     }
     co_await run_briefly();
   });
+}
+
+// ---- The loop closes while a task waits here -------------------------------------------------
+
+// Closes a loop whose tasks are still pending inside the combinator: their frames are
+// destroyed ("Task was destroyed but it is pending!"); nothing may be left dangling or leak
+// (the ASan build checks).
+template <class Setup>
+std::vector<std::string> close_loop_while_pending(Setup setup) {
+  std::vector<std::string> reports;
+  {
+    asyncio::EventLoop loop;
+    loop.set_exception_handler([&reports](asyncio::EventLoop&, const asyncio::ExceptionContext& c) {
+      reports.push_back(c.message);
+    });
+    setup(loop);
+    loop.close();
+  }
+  return reports;
+}
+
+std::size_t count_of(const std::vector<std::string>& v, const std::string& s) {
+  return static_cast<std::size_t>(std::count(v.begin(), v.end(), s));
+}
+
+TEST(Shield, LoopClosedWhileWaiting) {
+  auto reports = close_loop_while_pending([&](asyncio::EventLoop& loop) {
+    Task<int> inner = loop.create_task([]() -> Coro<int> {
+      co_await asyncio::sleep(10s);
+      co_return 1;
+    }());
+    Task<int> awaiting = loop.create_task([](Task<int> in) -> Coro<int> {
+      co_return co_await asyncio::shield(in);
+    }(inner));
+    loop.run_until_complete([]() -> Coro<> { co_await asyncio::sleep(5ms); }());
+  });
+  EXPECT_EQ(count_of(reports, "Task was destroyed but it is pending!"), 2u);
 }
 
 }  // namespace

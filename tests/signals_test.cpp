@@ -194,26 +194,64 @@ TEST(SignalHandlers, CallbackExceptionGoesToExceptionHandler) {
   loop.remove_signal_handler(SIGUSR1);
 }
 
-TEST(SignalHandlers, CloseRestoresDefaultsAndClosesThePipe) {
+TEST(SignalHandlers, CloseRestoresDefaultsAndUsesNoFd) {
   const int before = open_fd_count();
   {
     EventLoop loop;
+    EXPECT_EQ(open_fd_count(), before + 2);  // epoll + eventfd
     loop.add_signal_handler(SIGUSR1, [] {});
     loop.add_signal_handler(SIGUSR2, [] {});
-    EXPECT_EQ(open_fd_count(), before + 4);  // epoll + eventfd + the self-pipe
+    EXPECT_EQ(open_fd_count(), before + 2);  // signals wake the loop through its eventfd
     EXPECT_FALSE(is_default(SIGUSR1));
     loop.close();
     EXPECT_TRUE(is_default(SIGUSR1));
     EXPECT_TRUE(is_default(SIGUSR2));
-    EXPECT_EQ(open_fd_count(), before + 2);
   }
   EXPECT_EQ(open_fd_count(), before);
   {
     EventLoop loop;
     loop.add_signal_handler(SIGUSR1, [] {});
     EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
-    EXPECT_EQ(open_fd_count(), before + 2);  // the last removal closes the self-pipe
+    EXPECT_TRUE(is_default(SIGUSR1));
   }
+}
+
+TEST(SignalHandlers, WakesALoopBlockedWithoutTimersFromAnotherThread) {
+  // Nothing to do and no timer: the loop blocks in epoll_wait until the signal wakes it.
+  EventLoop loop;
+  int got = 0;
+  loop.add_signal_handler(SIGUSR1, [&] {
+    ++got;
+    loop.stop();
+  });
+  pid_t self = ::getpid();
+  std::thread killer([self] {
+    std::this_thread::sleep_for(50ms);
+    ::kill(self, SIGUSR1);
+  });
+  loop.run_forever();
+  killer.join();
+  EXPECT_EQ(got, 1);
+  loop.remove_signal_handler(SIGUSR1);
+}
+
+TEST(SignalHandlers, BusyLoopStillSeesSignals) {
+  // A loop that always has callbacks ready (never blocks) must see signals too.
+  EventLoop loop;
+  int got = 0;
+  long spins = 0;
+  std::function<void()> spin = [&] {
+    ++spins;
+    if (spins == 100) ::raise(SIGUSR2);
+    if (got == 0 && spins < 10000000) loop.call_soon(spin);
+    else loop.stop();
+  };
+  loop.add_signal_handler(SIGUSR2, [&] { ++got; });
+  loop.call_soon(spin);
+  loop.run_forever();
+  EXPECT_EQ(got, 1);
+  EXPECT_LT(spins, 110);
+  loop.remove_signal_handler(SIGUSR2);
 }
 
 TEST(SignalHandlers, SignalArrivingAfterRemovalIsIgnored) {

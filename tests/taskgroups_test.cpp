@@ -9,6 +9,7 @@
 // bounds that only catch "the deadline was ignored".
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <exception>
 #include <functional>
 #include <optional>
@@ -1238,6 +1239,46 @@ TEST(TaskGroup, NoChildOutlivesTheGroupOnNormalExit) {
     EXPECT_EQ(life.ended, 4);
     for (auto& t : tasks) EXPECT_TRUE(t.done() && !t.cancelled());
   });
+}
+
+// ---- The loop closes while a task waits here -------------------------------------------------
+
+// Closes a loop whose tasks are still pending inside the combinator: their frames are
+// destroyed ("Task was destroyed but it is pending!"); nothing may be left dangling or leak
+// (the ASan build checks).
+template <class Setup>
+std::vector<std::string> close_loop_while_pending(Setup setup) {
+  std::vector<std::string> reports;
+  {
+    asyncio::EventLoop loop;
+    loop.set_exception_handler([&reports](asyncio::EventLoop&, const asyncio::ExceptionContext& c) {
+      reports.push_back(c.message);
+    });
+    setup(loop);
+    loop.close();
+  }
+  return reports;
+}
+
+std::size_t count_of(const std::vector<std::string>& v, const std::string& s) {
+  return static_cast<std::size_t>(std::count(v.begin(), v.end(), s));
+}
+
+TEST(TaskGroup, LoopClosedWhileTheGroupRuns) {
+  Lifetimes life;
+  auto reports = close_loop_while_pending([&](asyncio::EventLoop& loop) {
+    Task<void> t = loop.create_task(asyncio::task_group([&life](TaskGroup& g) -> Coro<> {
+      g.create_task(slow_cleanup_child(&life));
+      g.create_task(nested_group_child(&life));
+      co_await asyncio::sleep(10s);
+    }));
+    loop.run_until_complete(nap(5ms));
+    EXPECT_FALSE(t.done());
+  });
+  EXPECT_EQ(life.started, 4);
+  EXPECT_EQ(life.ended, 4);  // every frame destroyed
+  // The group's task, its two children and the two grandchildren.
+  EXPECT_EQ(count_of(reports, "Task was destroyed but it is pending!"), 5u);
 }
 
 }  // namespace

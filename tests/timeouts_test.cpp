@@ -8,6 +8,7 @@
 // bounds that only catch "the deadline was ignored".
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <string>
@@ -970,6 +971,52 @@ TEST(Timeouts, BodyRunsInTheCallingTask) {
     });
     EXPECT_TRUE(inside == me);
   });
+}
+
+// ---- The loop closes while a task waits here -------------------------------------------------
+
+// Closes a loop whose tasks are still pending inside the combinator: their frames are
+// destroyed ("Task was destroyed but it is pending!"); nothing may be left dangling or leak
+// (the ASan build checks).
+template <class Setup>
+std::vector<std::string> close_loop_while_pending(Setup setup) {
+  std::vector<std::string> reports;
+  {
+    asyncio::EventLoop loop;
+    loop.set_exception_handler([&reports](asyncio::EventLoop&, const asyncio::ExceptionContext& c) {
+      reports.push_back(c.message);
+    });
+    setup(loop);
+    loop.close();
+  }
+  return reports;
+}
+
+std::size_t count_of(const std::vector<std::string>& v, const std::string& s) {
+  return static_cast<std::size_t>(std::count(v.begin(), v.end(), s));
+}
+
+TEST(Timeouts, LoopClosedInsideTheScope) {
+  auto reports = close_loop_while_pending([&](asyncio::EventLoop& loop) {
+    auto scoped = []() -> Coro<> {
+      co_await asyncio::timeout(10s, [](Timeout& cm) -> Coro<> {
+        co_await asyncio::timeout(std::nullopt, sleep_forever());
+        cm.reschedule(std::nullopt);
+      });
+    };
+    asyncio::Task<void> t = loop.create_task(scoped());
+    loop.run_until_complete([]() -> Coro<> { co_await asyncio::sleep(5ms); }());
+    EXPECT_FALSE(t.done());
+  });
+  EXPECT_EQ(count_of(reports, "Task was destroyed but it is pending!"), 1u);
+}
+
+// timeout() reads the running loop's clock when called (Python: asyncio.timeout() calls
+// get_running_loop()), so it cannot be called outside a running loop.
+TEST(Timeouts, TimeoutNeedsARunningLoop) {
+  EXPECT_THROW((void)asyncio::timeout(1s, sleep_forever()), asyncio::RuntimeError);
+  Coro<> at = asyncio::timeout_at(1.0, sleep_forever());  // absolute: nothing to read yet
+  EXPECT_TRUE(at.valid());
 }
 
 }  // namespace

@@ -299,8 +299,8 @@ TEST(TlsTest, OurClientAgainstOpensslSServer) {
     s.bind(asyncio::SockAddr::inet("127.0.0.1", 0));
     port = s.getsockname().port();
   }
-  nettest::Process srv({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert", certs().cert,
-                        "-key", certs().key, "-rev", "-naccept", "1"},
+  nettest::Process srv({"openssl", "s_server", "-4", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+                        certs().cert, "-key", certs().key, "-rev", "-naccept", "1"},
                        /*merge_stderr=*/true);
   bool ready = false;
   for (int i = 0; i < 200 && !ready; ++i) {
@@ -317,8 +317,8 @@ TEST(TlsTest, OurClientAgainstOpensslSServer) {
     w.write("hello openssl\n");
     // -rev: s_server answers each line reversed.
     std::string line;
-    for (int i = 0; i < 10 && line.find("lqnepo olleh") == std::string::npos; ++i) line = co_await r.readline();
-    EXPECT_NE(line.find("lqnepo olleh"), std::string::npos) << line;
+    for (int i = 0; i < 10 && line.find("lssnepo olleh") == std::string::npos; ++i) line = co_await r.readline();
+    EXPECT_NE(line.find("lssnepo olleh"), std::string::npos) << line;
     w.close();
   }(port));
 }
@@ -333,7 +333,7 @@ TEST(TlsTest, OpensslSClientAgainstOurServer) {
   auto client = std::make_unique<nettest::Process>(
       std::vector<std::string>{"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-CAfile",
                                certs().ca_cert, "-verify_hostname", "localhost", "-verify_return_error", "-quiet"},
-      /*merge_stderr=*/false, /*stdin_pipe=*/true);
+      /*merge_stderr=*/true, /*stdin_pipe=*/true);
   client->write_stdin("ping from s_client\n");
   std::string out = runner.run([](nettest::Process& p) -> Coro<std::string> {
     // Serve while waiting for s_client's output (its stdout is read without blocking the loop).

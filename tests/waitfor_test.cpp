@@ -7,6 +7,7 @@
 // bounds that only catch "the deadline was ignored".
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <string>
@@ -679,6 +680,39 @@ TEST(WaitForShield, ShieldedTimeout) {
     gate.set_result();
     EXPECT_EQ(co_await task, "done");
   });
+}
+
+// ---- The loop closes while a task waits here -------------------------------------------------
+
+// Closes a loop whose tasks are still pending inside the combinator: their frames are
+// destroyed ("Task was destroyed but it is pending!"); nothing may be left dangling or leak
+// (the ASan build checks).
+template <class Setup>
+std::vector<std::string> close_loop_while_pending(Setup setup) {
+  std::vector<std::string> reports;
+  {
+    asyncio::EventLoop loop;
+    loop.set_exception_handler([&reports](asyncio::EventLoop&, const asyncio::ExceptionContext& c) {
+      reports.push_back(c.message);
+    });
+    setup(loop);
+    loop.close();
+  }
+  return reports;
+}
+
+std::size_t count_of(const std::vector<std::string>& v, const std::string& s) {
+  return static_cast<std::size_t>(std::count(v.begin(), v.end(), s));
+}
+
+TEST(WaitFor, LoopClosedWhileWaiting) {
+  auto reports = close_loop_while_pending([&](asyncio::EventLoop& loop) {
+    asyncio::Future<int> never = loop.create_future<int>();
+    asyncio::Task<int> a = loop.create_task(asyncio::wait_for(never, 10s));
+    asyncio::Task<int> b = loop.create_task(asyncio::wait_for(answer_after(10s), 10s));
+    loop.run_until_complete([]() -> Coro<> { co_await asyncio::sleep(5ms); }());
+  });
+  EXPECT_EQ(count_of(reports, "Task was destroyed but it is pending!"), 2u);
 }
 
 }  // namespace

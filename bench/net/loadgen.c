@@ -12,7 +12,8 @@
  * After W seconds of warm-up it measures for D seconds: completed requests, bytes echoed,
  * every latency (p50/p99 exact), and the server's CPU time over exactly that window, read
  * from the kernel's accounting of the server process (/proc/PID/task/TID/schedstat: ns on CPU,
- * summed over its threads; /proc/PID/stat utime+stime as a fallback).
+ * summed over its threads; /proc/PID/stat utime+stime as a fallback), and how long the server
+ * and the load generator waited for a CPU (run-queue wait, schedstat field 2) in that window.
  * Prints one JSON line.
  */
 #define _GNU_SOURCE
@@ -40,6 +41,31 @@ static int64_t now_ns(void) {
 static void die(const char* what) {
   perror(what);
   exit(1);
+}
+
+/* Time the process spent waiting on a run queue (runnable but not running), summed over its
+   threads: /proc/PID/task/TID/schedstat field 2. pid 0 = this process. A large share of the
+   window means the machine is oversubscribed and the figures measure that, not the server. */
+static int64_t runqueue_wait_ns(int pid) {
+  char path[64];
+  if (pid <= 0) pid = (int)getpid();
+  snprintf(path, sizeof path, "/proc/%d/task", pid);
+  DIR* d = opendir(path);
+  if (!d) return -1;
+  int64_t total = 0;
+  struct dirent* e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    char p[320];
+    snprintf(p, sizeof p, "/proc/%d/task/%s/schedstat", pid, e->d_name);
+    FILE* f = fopen(p, "r");
+    if (!f) continue;
+    long long run = 0, wait = 0;
+    if (fscanf(f, "%lld %lld", &run, &wait) == 2) total += wait;
+    fclose(f);
+  }
+  closedir(d);
+  return total;
 }
 
 /* Server CPU time in ns (all threads), or -1. */
@@ -177,6 +203,7 @@ int main(int argc, char** argv) {
   const int64_t t_end = t_measure + (int64_t)(duration * 1e9);
   int measuring = 0;
   int64_t cpu0 = -1, cpu1 = -1, t0 = 0, t1 = 0;
+  int64_t swait0 = -1, swait1 = -1, gwait0 = -1, gwait1 = -1;
   uint64_t done = 0, bytes = 0, errors = 0;
   struct epoll_event evs[256];
 
@@ -186,9 +213,13 @@ int main(int argc, char** argv) {
       measuring = 1;
       t0 = now;
       cpu0 = server_cpu_ns(server_pid);
+      swait0 = server_pid > 0 ? runqueue_wait_ns(server_pid) : -1;
+      gwait0 = runqueue_wait_ns(0);
     }
     if (now >= t_end) {
       cpu1 = server_cpu_ns(server_pid);
+      swait1 = server_pid > 0 ? runqueue_wait_ns(server_pid) : -1;
+      gwait1 = runqueue_wait_ns(0);
       t1 = now_ns();
       break;
     }
@@ -324,13 +355,21 @@ finish:
     p99 = (double)lat[(size_t)(0.99 * (double)(lat_n - 1))] / 1e3;
   }
   double cpu_s = (cpu0 >= 0 && cpu1 >= 0) ? (double)(cpu1 - cpu0) / 1e9 : -1;
+  double swait = (swait0 >= 0 && swait1 >= 0 && secs > 0)
+                     ? 100.0 * (double)(swait1 - swait0) / 1e9 / secs
+                     : -1;
+  double gwait = (gwait0 >= 0 && gwait1 >= 0 && secs > 0)
+                     ? 100.0 * (double)(gwait1 - gwait0) / 1e9 / secs
+                     : -1;
   printf(
       "{\"requests\": %llu, \"seconds\": %.6f, \"rps\": %.1f, \"mb_per_s\": %.3f, "
       "\"p50_us\": %.2f, \"p99_us\": %.2f, \"server_cpu_s\": %.6f, \"cpu_us_per_req\": %.3f, "
-      "\"server_cpu_pct\": %.1f, \"errors\": %llu}\n",
+      "\"server_cpu_pct\": %.1f, \"server_wait_pct\": %.1f, \"loadgen_wait_pct\": %.1f, "
+      "\"errors\": %llu}\n",
       (unsigned long long)done, secs, secs > 0 ? (double)done / secs : 0,
       secs > 0 ? (double)bytes / secs / 1e6 : 0, p50, p99, cpu_s,
       (done && cpu_s >= 0) ? cpu_s * 1e6 / (double)done : -1,
-      (secs > 0 && cpu_s >= 0) ? 100.0 * cpu_s / secs : -1, (unsigned long long)errors);
+      (secs > 0 && cpu_s >= 0) ? 100.0 * cpu_s / secs : -1, swait, gwait,
+      (unsigned long long)errors);
   return errors ? 1 : 0;
 }

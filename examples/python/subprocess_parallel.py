@@ -2,7 +2,7 @@
 # exit codes. Job n sleeps DURATIONS[n] seconds, then exits with code n.
 import asyncio
 
-DURATIONS = [0.5, 0.8, 0.4, 0.6, 0.3]
+DURATIONS = [0.5, 1.0, 0.3, 0.8, 0.4]
 
 
 async def job(n, sem, loop, start):

@@ -27,6 +27,7 @@ namespace asyncio {
 class BrokenBarrierError : public RuntimeError {
  public:
   using RuntimeError::RuntimeError;
+  /// With the message "Barrier is broken" (Barrier itself raises it with more specific ones).
   BrokenBarrierError() : RuntimeError("Barrier is broken") {}
 };
 

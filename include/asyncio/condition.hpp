@@ -101,6 +101,8 @@ template <class Pred>
 class [[nodiscard]] ConditionWaitFor final : public ConditionWaitBase {
  public:
   using result_type = std::decay_t<std::invoke_result_t<Pred&>>;
+  static_assert(std::is_constructible_v<bool, result_type>,
+                "Condition::wait_for(pred): pred() must return something testable as a bool");
 
   ConditionWaitFor(Condition& cond, Pred pred) : ConditionWaitBase(cond), pred_(std::move(pred)) {}
 

@@ -208,7 +208,12 @@ class QueueAwaiter : public Suspension {
   void remove_and_check(const char* orphan) {
     node_.remove();
     if (node_.cancelled()) {
-      task_->throw_if_must_cancel();
+      // A cancel() made after the waiter was cancelled only set must_cancel: CPython's step
+      // clears it and keeps the waiter's CancelledError (and so its message).
+      try {
+        task_->throw_if_must_cancel();
+      } catch (const CancelledError&) {
+      }
       throw CancelledError(std::move(message_));
     }
     task_->throw_if_must_cancel();

@@ -19,10 +19,11 @@
 //       "127.0.0.1", 8888);
 //
 // StreamReader and StreamWriter are handles (copies share the stream), like Python objects.
-// Every read method returns an awaitable with no allocation of its own (the waiting state
-// lives in the awaiting coroutine's frame); data is copied once from the socket's read buffer
-// into the reader's buffer, and read() hands the whole buffer over without a copy when it
-// takes everything. At most one coroutine may wait on a reader at a time (RuntimeError
+// The read methods, drain() and wait_closed() are coroutines (Coro), so they compose with
+// wait_for(), gather() and create_task() exactly as in Python; each keeps the stream alive
+// while it runs, and waiting costs no allocation beyond the coroutine frame. Data is copied
+// once from the socket's read buffer into the reader's buffer, and read() hands the whole
+// buffer over without a copy when it takes everything. At most one coroutine may wait on a reader at a time (RuntimeError
 // otherwise, as Python). A cancelled read leaves the buffered data in place.
 //
 // Deliberate difference: when the last StreamWriter handle of a connection is dropped without
@@ -163,16 +164,16 @@ class StreamReader {
 
   /// Up to `n` bytes, as soon as at least one is available; "" at EOF. `n < 0` reads until
   /// EOF; `n == 0` returns "" at once. Not limited by the limit.
-  detail::StreamReadAwaiter read(std::ptrdiff_t n = -1);
+  Coro<std::string> read(std::ptrdiff_t n = -1);
   /// A line ending with '\n'; at EOF the partial last line without it ("" when none).
   /// Throws ValueError if the line exceeds the limit (the data up to and including the
   /// separator, or the whole buffer, is dropped), as Python.
-  detail::StreamReadAwaiter readline();
+  Coro<std::string> readline();
   /// Data up to and including `separator`. Throws IncompleteReadError(partial, nullopt) at EOF
   /// (the buffer is cleared) and LimitOverrunError if the limit is exceeded (data kept).
-  detail::StreamReadAwaiter readuntil(std::string_view separator = "\n");
+  Coro<std::string> readuntil(std::string_view separator = "\n");
   /// Exactly `n` bytes, or IncompleteReadError(partial, n) at EOF.
-  detail::StreamReadAwaiter readexactly(std::size_t n);
+  Coro<std::string> readexactly(std::size_t n);
 
   /// Whether EOF was fed and the buffer is empty.
   bool at_eof() const noexcept;
@@ -213,10 +214,10 @@ class StreamWriter {
   void close();
   bool is_closing() const;
   /// Waits until the connection is closed; throws the error it was lost with, if any.
-  detail::CloseWaiter wait_closed();
+  Coro<void> wait_closed();
   /// Waits until the write buffer is below the low water mark (flow control). Throws the
   /// reader's error, or ConnectionResetError("Connection lost") once the connection is gone.
-  detail::DrainAwaiter drain();
+  Coro<void> drain();
   std::any get_extra_info(std::string_view name) const;
   template <class T>
   std::optional<T> extra(std::string_view name) const {

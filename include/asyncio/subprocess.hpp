@@ -38,13 +38,16 @@
 //     close every other fd ≥ 3 (close_fds, as Python's default) and change directory (cwd).
 //     SIGPIPE and SIGXFSZ get their default disposition in the child (Python's
 //     restore_signals=True); the signal mask is inherited, as with Python.
-//   - A missing program throws asyncio::FileNotFoundError ("... 'prog': No such file or
-//     directory"), synchronously, from the create_subprocess_*() call: glibc's posix_spawn
-//     reports exec failures to the parent.
+//   - A missing program throws asyncio::FileNotFoundError ("cannot run 'prog': No such file
+//     or directory") from `co_await create_subprocess_*()`, which never suspends: glibc's
+//     posix_spawn reports exec failures to the parent synchronously.
 //   - Exits are watched with a pidfd per child (see "Child watching" in unix_events.hpp):
 //     no SIGCHLD handler, no waitpid(-1), no stolen exit statuses, no zombies.
 //   - The child's pipes are ReadPipeTransport / WritePipeTransport (unix_pipes.hpp): data is
 //     read as it arrives and handed to the protocol directly from the loop's poll phase.
+//     Process::stdin/stdout/stderr are the StreamWriter/StreamReader of asyncio/streams.hpp
+//     over those transports, with the same flow control as sockets (a reader more than twice
+//     its limit behind pauses the pipe, so a chatty child blocks instead of filling memory).
 //
 // Lifetimes: a SubprocessTransport keeps itself alive while the child runs or its pipes are
 // open (Python: the child watcher references it), so dropping a Process does not kill the

@@ -8,13 +8,19 @@
 //   loop.remove_signal_handler(SIGTERM);                         // -> bool
 //
 // How it works: add_signal_handler() installs, with sigaction(SA_RESTART), one
-// async-signal-safe C handler for `sig`. That handler only writes the signal number (one
-// byte) to a non-blocking self-pipe owned by the loop handling `sig` (errno is preserved).
-// The loop watches the pipe's read end like any fd; for each byte read it schedules the
-// registered callback on its ready queue, so callbacks run on the loop's thread between other
-// callbacks, never inside the signal handler. The kernel may deliver a process-directed
-// signal to ANY thread that does not block it; that is safe because the C handler touches
-// nothing but atomics and write(2).
+// async-signal-safe C handler for `sig`. That handler, on whatever thread the kernel picked
+// (a process-directed signal goes to ANY thread that does not block it), only touches
+// lock-free atomics and the loop's eventfd: it counts the arrival, raises the loop's
+// "something came from outside" flag and wakes the loop exactly as call_soon_threadsafe()
+// does (errno is preserved). On its next iteration the loop schedules the registered
+// callback once per arrival on its ready queue, so callbacks run on the loop's thread between
+// other callbacks, never inside the signal handler.
+//   * Python's loop writes the signal number to a self-pipe that its selector watches. Here
+//     no fd is added: a watched fd would force an epoll_wait() on every iteration, which made
+//     callback-bound loops 14x slower (2.1 µs vs 0.15 µs per iteration, measured) — and
+//     asyncio::run() installs a SIGINT handler in every program. The loop already checks its
+//     thread-safe flag once per iteration, so signal handling costs nothing until a signal
+//     arrives.
 //
 // Rules (as Python, with the deliberate differences marked *):
 //   - Valid signal numbers are 1..NSIG-1 except the two glibc reserves for threads (32, 33),
@@ -26,8 +32,10 @@
 //   - * Any thread's loop may add signal handlers (Python: only the main thread's), but a
 //     signal is handled by one loop at a time: adding a handler for a signal another live
 //     loop handles throws RuntimeError.
-//   - Signals of the same number that arrive while the pipe is full (64 KiB of pending
-//     signal bytes) are dropped, as Python drops them when its wakeup fd is full.
+//   - Each arrival runs the callback once (Python: once per byte in its wakeup pipe, where
+//     arrivals beyond the pipe's capacity are dropped; here they are counted). The kernel
+//     itself merges arrivals of a standard signal that is already pending.
+//   - Callbacks already scheduled still run after remove_signal_handler() (as Python).
 //
 // Ctrl-C (SIGINT) in asyncio::run() / Runner::run() — Python 3.11+ behaviour
 // --------------------------------------------------------------------------
