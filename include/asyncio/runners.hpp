@@ -13,6 +13,7 @@
 
 #include "asyncio/events.hpp"
 #include "asyncio/tasks.hpp"
+#include "asyncio/unix_events.hpp"  // KeyboardInterrupt, which run() may throw
 
 namespace asyncio {
 
