@@ -18,12 +18,12 @@ template <class A>
 Future<detail::value_of_t<A>> shield(A&& aw) {
   using T = detail::value_of_t<A>;
   using H = detail::future_of_t<A>;
-  const bool owned = detail::FutureOf<std::remove_cvref_t<A>>::creates_task;
+  constexpr bool owned = detail::FutureOf<std::remove_cvref_t<A>>::creates_task;
   H inner = detail::ensure_future(std::forward<A>(aw));
   Future<T> outer = inner.get_loop().template create_future<T>();
 
   // Copies `inner`'s outcome into `outer` (Python: _inner_done_callback).
-  auto propagate = [owned](const H& in, const Future<T>& out) {
+  auto propagate = [](const H& in, const Future<T>& out) {
     if (out.cancelled()) {
       if (!in.cancelled()) in.exception();  // mark retrieved
       return;
