@@ -281,6 +281,28 @@ MICRO = {
         "primary": ("ns_per_switch", "ns/switch", False),
         "columns": [],
     },
+    "lock": {
+        "desc": "uncontended Lock: acquire + release in one task (ns per pair)",
+        "runs": [("asyncio-cpp-sync", "lock", "acquire() / release()"),
+                 ("asyncio-cpp-sync", "lock_guard", "co_await lock.lock() guard"),
+                 ("python3.12-asyncio", "lock", "acquire() / release()"),
+                 ("python3.12-asyncio", "lock_guard", "async with lock"),
+                 ("python3-debian-asyncio", "lock", "acquire() / release()"),
+                 ("uvloop", "lock", "acquire() / release()")],
+        "n": {"*": 2000000, "python": 500000},
+        "primary": ("ns_per_op", "ns/op", False),
+        "columns": [],
+    },
+    "to_thread": {
+        "desc": "to_thread(trivial function) awaited one after another: wall ns per round trip (loop thread -> pool thread -> loop thread)",
+        "runs": [("asyncio-cpp-sync", "to_thread", ""),
+                 ("python3.12-asyncio", "to_thread", ""),
+                 ("python3-debian-asyncio", "to_thread", ""),
+                 ("uvloop", "to_thread", "")],
+        "n": {"*": 20000, "python": 20000},
+        "primary": ("ns_per_op", "wall ns/op", False),
+        "columns": [("cpu_ns_per_op", "CPU ns/op")],
+    },
     "sleepers": {
         "desc": "N concurrent tasks each doing sleep(1 s): wall time from the first create_task to the last task done",
         "runs": [("asyncio-cpp", "sleepers", ""), ("boost-asio", "sleepers", "co_spawn + steady_timer"),
@@ -382,7 +404,7 @@ def run_micro(micro_impls, results, tables):
         ref = ours["summary"][pkey]["median"] if ours else None
         cols = ["implementation", "variant", "N", plabel + " (median)", "spread", "x ours"] + \
                [c[1] for c in spec["columns"]]
-        notes = ["%s. Times are CPU time of the process (wall time only for sleepers' \"wall s\"). "
+        notes = ["%s. Times are CPU time of the process (wall time only for sleepers' \"wall s\" and to_thread's \"wall ns\"). "
                  "Median of %d rounds, alternatives interleaved; spread = (max-min)/median of %s. "
                  "\"x ours\" = this row's %s / ours (> 1: ours is faster)." %
                  (spec["desc"], ROUNDS, plabel, plabel)]
@@ -421,6 +443,7 @@ CALLGRIND = [
     ("switch", {"asyncio-cpp": ["switch_future", "switch_future --runner loop"],
                 "asyncio-cpp-sync": ["switch_event", "switch_queue"],
                 "boost-asio": "switch_timer_event"}, ["--n", "10000"], lambda n: 2 * n, "hand-off"),
+    ("lock", {"asyncio-cpp-sync": ["lock", "lock_guard"]}, ["--n", "10000"], lambda n: n, "acquire+release"),
     ("sleepers", {"asyncio-cpp": "sleepers", "boost-asio": "sleepers"},
      ["--n", "10000", "--delay", "0.05"], lambda n: n, "task"),
     ("gather", {"asyncio-cpp": "gather", "boost-asio": "gather"}, ["--n", "10000"], lambda n: n, "task"),

@@ -123,7 +123,6 @@ void EventLoop::run_handle(void* arg, bool discard) {
 }
 
 void EventLoop::schedule_handle(detail::HandleState* h) {
-  if (debug_) check_thread();
   ready_.push({&EventLoop::run_handle, h});
 }
 
@@ -157,7 +156,6 @@ void EventLoop::drain_threadsafe_queue() {
 }
 
 void EventLoop::schedule_timer_handle(detail::HandleState* h, double when) {
-  if (debug_) check_thread();
   h->timer.run = &EventLoop::run_handle;
   h->timer.arg = h;
   double ns = when * 1e9;

@@ -41,6 +41,10 @@ void* counted_aligned_alloc(std::size_t size, std::align_val_t align) {
   return p;
 }
 
+/// Out of line, so that GCC's -Wmismatched-new-delete (which fires when an inlined delete
+/// calls free() on what it knows came from operator new) does not see through it.
+[[gnu::noinline]] void raw_free(void* p) noexcept { std::free(p); }
+
 /// Counts operator new calls made by this thread between construction and stop().
 class AllocCounter {
  public:
@@ -93,19 +97,19 @@ void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t&
     return nullptr;
   }
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p) noexcept { raw_free(p); }
+void operator delete[](void* p) noexcept { raw_free(p); }
+void operator delete(void* p, std::size_t) noexcept { raw_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { raw_free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { raw_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { raw_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { raw_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { raw_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { raw_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { raw_free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { raw_free(p); }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  std::free(p);
+  raw_free(p);
 }
 
 // ---- Tests -----------------------------------------------------------------------------------

@@ -970,7 +970,7 @@ TEST(EventLoopThreadTest, HandleFromCallSoonThreadsafeCanBeCancelled) {
 TEST(EventLoopThreadTest, DebugModeRejectsCallSoonFromAnotherThread) {
   EventLoop loop;
   loop.set_debug(true);
-  std::string error;
+  std::string error, timer_error;
   std::thread other;
   loop.call_soon([&] {
     other = std::thread([&] {
@@ -978,6 +978,11 @@ TEST(EventLoopThreadTest, DebugModeRejectsCallSoonFromAnotherThread) {
         loop.call_soon([] {});
       } catch (const asyncio::RuntimeError& e) {
         error = e.what();
+      }
+      try {
+        loop.call_later(1s, [] {});
+      } catch (const asyncio::RuntimeError& e) {
+        timer_error = e.what();
       }
       loop.call_soon_threadsafe([&] { loop.stop(); });
     });
@@ -989,6 +994,7 @@ TEST(EventLoopThreadTest, DebugModeRejectsCallSoonFromAnotherThread) {
   guard.cancel();
   EXPECT_FALSE(timed_out);
   EXPECT_NE(error.find("Non-thread-safe operation"), std::string::npos) << error;
+  EXPECT_NE(timer_error.find("Non-thread-safe operation"), std::string::npos) << timer_error;
 }
 
 TEST(EventLoopThreadTest, CallSoonThreadsafeOnAClosedLoopRaises) {

@@ -565,3 +565,38 @@ TEST(FutureTest, UnretrievedExceptionAfterTheLoopIsGoneGoesToStderr) {
   EXPECT_NE(err.find("Future exception was never retrieved"), std::string::npos) << err;
   EXPECT_NE(err.find("orphan"), std::string::npos) << err;
 }
+
+// ---- After the loop closed -------------------------------------------------------------------
+
+TEST(FutureTest, CallbackAddedAfterTheLoopClosedIsDroppedNotLeaked) {
+  // Python raises RuntimeError("Event loop is closed") from call_soon here; the callback can
+  // never run, and it must not leak (the callback and the future it holds).
+  auto payload = std::make_shared<int>(0);
+  EventLoop loop;
+  Future<int> f = loop.create_future<int>();
+  f.set_result(1);
+  loop.close();
+  bool ran = false;
+  try {
+    f.add_done_callback([payload, &ran](Future<int>&) { ran = true; });
+  } catch (const asyncio::RuntimeError&) {
+  }
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(payload.use_count(), 1);
+}
+
+TEST(FutureTest, CompletingAFutureAfterTheLoopClosedDropsItsCallbacks) {
+  auto payload = std::make_shared<int>(0);
+  EventLoop loop;
+  Future<int> f = loop.create_future<int>();
+  bool ran = false;
+  f.add_done_callback([payload, &ran](Future<int>&) { ran = true; });
+  loop.close();
+  try {
+    f.set_result(1);
+  } catch (const asyncio::RuntimeError&) {
+  }
+  EXPECT_TRUE(f.done());
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(payload.use_count(), 1);
+}

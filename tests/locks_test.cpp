@@ -463,6 +463,32 @@ ASYNC_TEST(LockGuardTest, CancelledWhileWaitingTakesNothing) {
   EXPECT_EQ(lock.repr(), "<asyncio::Lock [unlocked]>");
 }
 
+Coro<void> wait_until_set(Event& ev) {
+  co_await ev.wait();
+  co_await tick();  // let the guarded() task queue on the lock
+}
+
+// The loop is closed while one task holds the lock through a guard and another waits for it:
+// destroying the holder's frame releases the lock and wakes the waiter, whose frame is then
+// destroyed too; nothing dangles (ASan) and the lock ends unlocked with no waiter.
+TEST(LockGuardTest, LoopClosedWhileHeldAndWaitedOn) {
+  Lock lock;
+  Event holding;
+  Event never;
+  bool entered = false;
+  {
+    asyncio::EventLoop loop;
+    loop.set_exception_handler([](asyncio::EventLoop&, const asyncio::ExceptionContext&) {});
+    Task<void> holder = loop.create_task(hold_until(lock, holding, never));
+    Task<void> waiter = loop.create_task(guarded(lock, entered));
+    loop.run_until_complete(wait_until_set(holding));
+    EXPECT_EQ(lock.repr(), "<asyncio::Lock [locked, waiters:1]>");
+    loop.close();  // "Task was destroyed but it is pending!" for both (silenced)
+  }
+  EXPECT_FALSE(entered);
+  EXPECT_EQ(lock.repr(), "<asyncio::Lock [unlocked]>");
+}
+
 ASYNC_TEST(LockGuardTest, UnlockEarlyAndMove) {
   Lock lock;
   auto guard = co_await lock.lock();

@@ -42,7 +42,9 @@ struct EchoProtocol : Protocol {
     events.push_back("eof");
     return false;
   }
-  void connection_lost(std::exception_ptr exc) override { events.push_back(exc ? "lost:error" : "lost"); }
+  void connection_lost(std::exception_ptr exc) override {
+    events.push_back(exc ? "lost:error" : "lost");
+  }
 };
 
 /// Collects what it receives; completes `done` at connection_lost.
@@ -71,7 +73,9 @@ struct Collector : Protocol {
   }
 };
 
-std::uint16_t port_of(const asyncio::Server& s, std::size_t i = 0) { return s.sockets().at(i).getsockname().port(); }
+std::uint16_t port_of(const asyncio::Server& s, std::size_t i = 0) {
+  return s.sockets().at(i).getsockname().port();
+}
 
 }  // namespace
 
@@ -80,8 +84,8 @@ TEST(ServerTest, ProtocolEchoAndCallbackOrder) {
     std::shared_ptr<EchoProtocol> server_proto;
     auto server = co_await asyncio::create_server(
         [&] { return server_proto = std::make_shared<EchoProtocol>(); }, "127.0.0.1", 0);
-    auto t_client_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); },
-                                                           "127.0.0.1", port_of(server));
+    auto t_client_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
     auto& [t, client] = t_client_pair;
     EXPECT_EQ(client->transport, t.get());
     t->write("hello ");
@@ -102,12 +106,14 @@ TEST(ServerTest, ProtocolEchoAndCallbackOrder) {
 TEST(ServerTest, IPv6AndMultipleHosts) {
   nettest::run([]() -> Coro<> {
     std::vector<std::string> hosts{"127.0.0.1", "::1"};  // (not inside the co_await: GCC 12 bug)
-    auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, hosts, 0);
+    auto server =
+        co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, hosts, 0);
     auto socks = server.sockets();
     CO_ASSERT_EQ(socks.size(), 2u);
     for (const auto& s : socks) {
       asyncio::SockAddr a = s.getsockname();
-      auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, a.host(), a.port());
+      auto t_c_pair = co_await asyncio::create_connection(
+          [] { return std::make_shared<Collector>(); }, a.host(), a.port());
       auto& [t, c] = t_c_pair;
       EXPECT_EQ(t->extra<asyncio::SockAddr>("peername")->family(), a.family());
       t->write("x");
@@ -123,8 +129,10 @@ TEST(ServerTest, IPv6AndMultipleHosts) {
 TEST(ServerTest, ExtraInfo) {
   nettest::run([]() -> Coro<> {
     std::shared_ptr<EchoProtocol> sp;
-    auto server = co_await asyncio::create_server([&] { return sp = std::make_shared<EchoProtocol>(); }, "127.0.0.1", 0);
-    auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
+    auto server = co_await asyncio::create_server(
+        [&] { return sp = std::make_shared<EchoProtocol>(); }, "127.0.0.1", 0);
+    auto t_c_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
     auto& [t, c] = t_c_pair;
     auto peer = t->extra<asyncio::SockAddr>("peername");
     auto sock = t->extra<asyncio::SockAddr>("sockname");
@@ -144,9 +152,11 @@ TEST(ServerTest, ExtraInfo) {
 
 TEST(ServerTest, WaitClosedWaitsForConnections) {
   nettest::run([]() -> Coro<> {
-    auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1", 0);
+    auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); },
+                                                  "127.0.0.1", 0);
     EXPECT_TRUE(server.is_serving());
-    auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
+    auto t_c_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
     auto& [t, c] = t_c_pair;
     t->write("ping");
     while (c->data.empty()) co_await asyncio::sleep(0.001s);
@@ -166,8 +176,8 @@ TEST(ServerTest, WaitClosedWaitsForConnections) {
 
 TEST(ServerTest, ServeForeverCancelledClosesTheServer) {
   nettest::run([]() -> Coro<> {
-    auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1", 0,
-                                                  {.start_serving = false});
+    auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); },
+                                                  "127.0.0.1", 0, {.start_serving = false});
     EXPECT_FALSE(server.is_serving());
     auto task = asyncio::create_task(server.serve_forever());
     co_await asyncio::sleep(0.01s);
@@ -183,11 +193,12 @@ TEST(ServerTest, ServeForeverCancelledClosesTheServer) {
 
 TEST(ServerTest, StartServingLater) {
   nettest::run([]() -> Coro<> {
-    auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1", 0,
-                                                  {.start_serving = false});
+    auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); },
+                                                  "127.0.0.1", 0, {.start_serving = false});
     std::uint16_t port = port_of(server);
     co_await server.start_serving();
-    auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port);
+    auto t_c_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port);
     auto& [t, c] = t_c_pair;
     t->close();
     co_await c->done;
@@ -197,17 +208,19 @@ TEST(ServerTest, StartServingLater) {
 
 TEST(ServerTest, AddressInUse) {
   nettest::run([]() -> Coro<> {
-    auto first = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1", 0);
+    auto first = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); },
+                                                 "127.0.0.1", 0);
     std::uint16_t port = port_of(first);
     try {
-      co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1", port,
-                                      {.reuse_address = false});
+      co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1",
+                                      port, {.reuse_address = false});
       ADD_FAILURE() << "bind should fail";
     } catch (const asyncio::OSError& e) {
       EXPECT_EQ(e.code(), std::errc::address_in_use);
-      EXPECT_NE(std::string(e.what()).find("error while attempting to bind on address ('127.0.0.1', " +
-                                           std::to_string(port) + ")"),
-                std::string::npos)
+      EXPECT_NE(
+          std::string(e.what()).find("error while attempting to bind on address ('127.0.0.1', " +
+                                     std::to_string(port) + ")"),
+          std::string::npos)
           << e.what();
     }
     first.close();
@@ -216,10 +229,10 @@ TEST(ServerTest, AddressInUse) {
 
 TEST(ServerTest, ReusePortAllowsTwoServers) {
   nettest::run([]() -> Coro<> {
-    auto a = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1", 0,
-                                             {.reuse_port = true});
-    auto b = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1", port_of(a),
-                                             {.reuse_port = true});
+    auto a = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); },
+                                             "127.0.0.1", 0, {.reuse_port = true});
+    auto b = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); },
+                                             "127.0.0.1", port_of(a), {.reuse_port = true});
     EXPECT_EQ(port_of(a), port_of(b));
     a.close();
     b.close();
@@ -231,9 +244,10 @@ TEST(ServerTest, CreateServerOnExistingSocketAndBacklog) {
     asyncio::Socket s = asyncio::Socket::create(AF_INET, SOCK_STREAM);
     s.bind(asyncio::SockAddr::inet("127.0.0.1", 0));
     std::uint16_t port = s.getsockname().port();
-    auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, std::move(s),
-                                                  {.backlog = 1000});
-    auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port);
+    auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); },
+                                                  std::move(s), {.backlog = 1000});
+    auto t_c_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port);
     auto& [t, c] = t_c_pair;
     t->write("a");
     while (c->data.empty()) co_await asyncio::sleep(0.001s);
@@ -250,19 +264,20 @@ TEST(ServerTest, ConnectionRefusedAndDnsFailure) {
       tmp.bind(asyncio::SockAddr::inet("127.0.0.1", 0));
       port = tmp.getsockname().port();
     }
-    EXPECT_THROW(co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port),
+    EXPECT_THROW(co_await asyncio::create_connection([] { return std::make_shared<Collector>(); },
+                                                     "127.0.0.1", port),
                  asyncio::ConnectionRefusedError);
     try {
-      co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "bad.host.invalid", 80,
-                                          {.flags = AI_NUMERICHOST});
+      co_await asyncio::create_connection([] { return std::make_shared<Collector>(); },
+                                          "bad.host.invalid", 80, {.flags = AI_NUMERICHOST});
       ADD_FAILURE();
     } catch (const asyncio::gaierror& e) {
       EXPECT_NE(std::string(e.what()).find("bad.host.invalid"), std::string::npos);
     }
     // all_errors=true: an ExceptionGroup.
     try {
-      co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port,
-                                          {.all_errors = true});
+      co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1",
+                                          port, {.all_errors = true});
       ADD_FAILURE();
     } catch (const asyncio::ExceptionGroup& eg) {
       EXPECT_EQ(eg.exceptions().size(), 1u);
@@ -272,10 +287,11 @@ TEST(ServerTest, ConnectionRefusedAndDnsFailure) {
 
 TEST(ServerTest, LocalAddrBindsTheClient) {
   nettest::run([]() -> Coro<> {
-    auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1", 0);
+    auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); },
+                                                  "127.0.0.1", 0);
     asyncio::ConnectionOptions opts{.local_addr = asyncio::HostPort{"127.0.0.1", 0}};
-    auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1",
-                                                      port_of(server), opts);
+    auto t_c_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server), opts);
     auto& [t, c] = t_c_pair;
     EXPECT_EQ(t->extra<asyncio::SockAddr>("sockname")->host(), "127.0.0.1");
     t->close();
@@ -287,19 +303,23 @@ TEST(ServerTest, FlowControlPausesAndResumesWriting) {
   nettest::run([]() -> Coro<> {
     // A server that does not read until told to.
     std::shared_ptr<Collector> sp;
-    auto server = co_await asyncio::create_server([&] { return sp = std::make_shared<Collector>(); }, "127.0.0.1", 0);
-    auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
+    auto server = co_await asyncio::create_server(
+        [&] { return sp = std::make_shared<Collector>(); }, "127.0.0.1", 0);
+    auto t_c_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
     auto& [t, c] = t_c_pair;
     while (!sp || !sp->transport) co_await asyncio::sleep(0.001s);
     sp->transport->pause_reading();
     EXPECT_FALSE(sp->transport->is_reading());
-    EXPECT_EQ(t->get_write_buffer_limits(), (std::pair<std::size_t, std::size_t>{16 * 1024, 64 * 1024}));
+    EXPECT_EQ(t->get_write_buffer_limits(),
+              (std::pair<std::size_t, std::size_t>{16 * 1024, 64 * 1024}));
     std::string chunk(64 * 1024, 'q');
     std::size_t written = 0;
     while (c->paused == 0 && written < (256u << 20)) {
       t->write(chunk);
       written += chunk.size();
-      if (t->get_write_buffer_size() == 0) co_await asyncio::sleep(0s);  // let the kernel buffers fill
+      if (t->get_write_buffer_size() == 0)
+        co_await asyncio::sleep(0s);  // let the kernel buffers fill
     }
     EXPECT_EQ(c->paused, 1);
     EXPECT_GT(t->get_write_buffer_size(), 64u * 1024);
@@ -321,8 +341,10 @@ TEST(ServerTest, FlowControlPausesAndResumesWriting) {
 TEST(ServerTest, PauseReadingStopsDataReceived) {
   nettest::run([]() -> Coro<> {
     std::shared_ptr<Collector> sp;
-    auto server = co_await asyncio::create_server([&] { return sp = std::make_shared<Collector>(); }, "127.0.0.1", 0);
-    auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
+    auto server = co_await asyncio::create_server(
+        [&] { return sp = std::make_shared<Collector>(); }, "127.0.0.1", 0);
+    auto t_c_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
     auto& [t, c] = t_c_pair;
     while (!sp || !sp->transport) co_await asyncio::sleep(0.001s);
     sp->transport->pause_reading();
@@ -348,7 +370,8 @@ TEST(ServerTest, HalfCloseWithEofReceivedKeepingOpen) {
           return sp;
         },
         "127.0.0.1", 0);
-    auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
+    auto t_c_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
     auto& [t, c] = t_c_pair;
     EXPECT_TRUE(t->can_write_eof());
     t->write("request");
@@ -370,8 +393,10 @@ TEST(ServerTest, HalfCloseWithEofReceivedKeepingOpen) {
 TEST(ServerTest, CloseFlushesBufferedDataAbortDiscardsIt) {
   nettest::run([]() -> Coro<> {
     std::shared_ptr<Collector> sp;
-    auto server = co_await asyncio::create_server([&] { return sp = std::make_shared<Collector>(); }, "127.0.0.1", 0);
-    auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
+    auto server = co_await asyncio::create_server(
+        [&] { return sp = std::make_shared<Collector>(); }, "127.0.0.1", 0);
+    auto t_c_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
     auto& [t, c] = t_c_pair;
     std::string big(8 << 20, 'c');
     t->write(big);
@@ -382,7 +407,8 @@ TEST(ServerTest, CloseFlushesBufferedDataAbortDiscardsIt) {
     while (!sp || !sp->done.done()) co_await asyncio::sleep(0.001s);
     EXPECT_EQ(sp->data.size(), big.size());
 
-    auto t2_c2_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
+    auto t2_c2_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
 
     auto& [t2, c2] = t2_c2_pair;
     t2->write(big);
@@ -397,8 +423,10 @@ TEST(ServerTest, CloseFlushesBufferedDataAbortDiscardsIt) {
 TEST(ServerTest, ConnectionResetIsReportedToConnectionLost) {
   nettest::run([]() -> Coro<> {
     std::shared_ptr<Collector> sp;
-    auto server = co_await asyncio::create_server([&] { return sp = std::make_shared<Collector>(); }, "127.0.0.1", 0);
-    auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
+    auto server = co_await asyncio::create_server(
+        [&] { return sp = std::make_shared<Collector>(); }, "127.0.0.1", 0);
+    auto t_c_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
     auto& [t, c] = t_c_pair;
     while (!sp || !sp->transport) co_await asyncio::sleep(0.001s);
     // RST from the server side: SO_LINGER 0 then close.
@@ -426,13 +454,17 @@ TEST(ServerTest, BufferedProtocolReadsIntoItsOwnBuffer) {
     std::string got;
     asyncio::Future<void> done = asyncio::get_running_loop().create_future<void>();
     std::span<std::byte> get_buffer(std::ptrdiff_t) override { return storage; }
-    void buffer_updated(std::size_t n) override { got.append(reinterpret_cast<char*>(storage.data()), n); }
+    void buffer_updated(std::size_t n) override {
+      got.append(reinterpret_cast<char*>(storage.data()), n);
+    }
     void connection_lost(std::exception_ptr) override { done.set_result(); }
   };
   nettest::run([]() -> Coro<> {
     std::shared_ptr<Buffered> sp;
-    auto server = co_await asyncio::create_server([&] { return sp = std::make_shared<Buffered>(); }, "127.0.0.1", 0);
-    auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
+    auto server = co_await asyncio::create_server([&] { return sp = std::make_shared<Buffered>(); },
+                                                  "127.0.0.1", 0);
+    auto t_c_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
     auto& [t, c] = t_c_pair;
     std::string msg(1000, 'b');
     t->write(msg);
@@ -452,12 +484,15 @@ TEST(ServerTest, ProtocolExceptionIsFatalAndReported) {
   };
   nettest::run([]() -> Coro<> {
     std::vector<std::string> reports;
-    asyncio::get_running_loop().set_exception_handler([&](asyncio::EventLoop&, const asyncio::ExceptionContext& ctx) {
-      reports.push_back(ctx.message + ": " + asyncio::describe(ctx.exception));
-    });
+    asyncio::get_running_loop().set_exception_handler(
+        [&](asyncio::EventLoop&, const asyncio::ExceptionContext& ctx) {
+          reports.push_back(ctx.message + ": " + asyncio::describe(ctx.exception));
+        });
     std::shared_ptr<Throwing> sp;
-    auto server = co_await asyncio::create_server([&] { return sp = std::make_shared<Throwing>(); }, "127.0.0.1", 0);
-    auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
+    auto server = co_await asyncio::create_server([&] { return sp = std::make_shared<Throwing>(); },
+                                                  "127.0.0.1", 0);
+    auto t_c_pair = co_await asyncio::create_connection(
+        [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
     auto& [t, c] = t_c_pair;
     t->write("x");
     co_await c->done;  // the server aborted the connection
@@ -478,10 +513,11 @@ TEST(ServerTest, CancelledCreateConnectionLeaksNoFd) {
     l.bind(asyncio::SockAddr::inet("127.0.0.1", 0));
     l.listen(0);
     std::uint16_t port = l.getsockname().port();
-    std::vector<asyncio::Task<std::pair<std::shared_ptr<Transport>, std::shared_ptr<Collector>>>> tasks;
+    std::vector<asyncio::Task<std::pair<std::shared_ptr<Transport>, std::shared_ptr<Collector>>>>
+        tasks;
     for (int i = 0; i < 4; ++i) {
-      tasks.push_back(asyncio::create_task(
-          asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1", port)));
+      tasks.push_back(asyncio::create_task(asyncio::create_connection(
+          [] { return std::make_shared<Collector>(); }, "127.0.0.1", port)));
     }
     co_await asyncio::sleep(0.1s);
     for (auto& task : tasks) {
@@ -505,10 +541,11 @@ TEST(ServerTest, LoopClosingWithOpenConnectionsReleasesEverything) {
   {
     asyncio::Runner runner;
     runner.run([]() -> Coro<> {
-      auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); }, "127.0.0.1", 0);
+      auto server = co_await asyncio::create_server([] { return std::make_shared<EchoProtocol>(); },
+                                                    "127.0.0.1", 0);
       for (int i = 0; i < 5; ++i) {
-        auto t_c_pair = co_await asyncio::create_connection([] { return std::make_shared<Collector>(); }, "127.0.0.1",
-                                                          port_of(server));
+        auto t_c_pair = co_await asyncio::create_connection(
+            [] { return std::make_shared<Collector>(); }, "127.0.0.1", port_of(server));
         auto& [t, c] = t_c_pair;
         t->write("hello");
       }
@@ -523,9 +560,11 @@ TEST(ServerTest, UnixSocketsEcho) {
   nettest::TempDir dir;
   std::string path = dir.file("echo.sock");
   nettest::run([](std::string path) -> Coro<> {
-    auto server = co_await asyncio::create_unix_server([] { return std::make_shared<EchoProtocol>(); }, path);
+    auto server =
+        co_await asyncio::create_unix_server([] { return std::make_shared<EchoProtocol>(); }, path);
     EXPECT_EQ(server.sockets().at(0).getsockname().path(), path);
-    auto t_c_pair = co_await asyncio::create_unix_connection([] { return std::make_shared<Collector>(); }, path);
+    auto t_c_pair = co_await asyncio::create_unix_connection(
+        [] { return std::make_shared<Collector>(); }, path);
     auto& [t, c] = t_c_pair;
     t->write("over unix");
     while (c->data.size() < 9) co_await asyncio::sleep(0.001s);
@@ -536,9 +575,11 @@ TEST(ServerTest, UnixSocketsEcho) {
     server.close();
     co_await server.wait_closed();
     // A stale socket file is replaced by the next server (as Python).
-    auto again = co_await asyncio::create_unix_server([] { return std::make_shared<EchoProtocol>(); }, path);
+    auto again =
+        co_await asyncio::create_unix_server([] { return std::make_shared<EchoProtocol>(); }, path);
     again.close();
-    EXPECT_THROW(co_await asyncio::create_unix_connection([] { return std::make_shared<Collector>(); }, path + ".missing"),
+    EXPECT_THROW(co_await asyncio::create_unix_connection(
+                     [] { return std::make_shared<Collector>(); }, path + ".missing"),
                  asyncio::FileNotFoundError);
   }(path));
 }
@@ -548,7 +589,8 @@ struct DatagramEcho : asyncio::DatagramProtocol {
   asyncio::DatagramTransport* t = nullptr;
   void connection_made(asyncio::DatagramTransport& tr) override { t = &tr; }
   void datagram_received(std::span<const std::byte> data, const asyncio::SockAddr& from) override {
-    std::string reply = "echo:" + std::string(reinterpret_cast<const char*>(data.data()), data.size());
+    std::string reply =
+        "echo:" + std::string(reinterpret_cast<const char*>(data.data()), data.size());
     t->sendto(reply, from);
   }
 };
@@ -566,14 +608,14 @@ TEST(ServerTest, UdpEndpoints) {
   nettest::run([]() -> Coro<> {
     for (const char* host : {"127.0.0.1", "::1"}) {
       asyncio::DatagramOptions server_opts{.local_addr = asyncio::HostPort{host, 0}};
-      auto st_sp_pair = co_await asyncio::create_datagram_endpoint([] { return std::make_shared<DatagramEcho>(); },
-                                                                 server_opts);
+      auto st_sp_pair = co_await asyncio::create_datagram_endpoint(
+          [] { return std::make_shared<DatagramEcho>(); }, server_opts);
       auto& [st, sp] = st_sp_pair;
       auto addr = st->extra<asyncio::SockAddr>("sockname");
       CO_ASSERT_TRUE(addr.has_value());
       asyncio::DatagramOptions client_opts{.remote_addr = asyncio::HostPort{host, addr->port()}};
-      auto ct_cp_pair = co_await asyncio::create_datagram_endpoint([] { return std::make_shared<DatagramClient>(); },
-                                                                   client_opts);
+      auto ct_cp_pair = co_await asyncio::create_datagram_endpoint(
+          [] { return std::make_shared<DatagramClient>(); }, client_opts);
       auto& [ct, cp] = ct_cp_pair;
       for (int i = 0; i < 3; ++i) ct->sendto("d" + std::to_string(i));
       for (int i = 0; i < 200 && cp->got.size() < 3; ++i) co_await asyncio::sleep(0.005s);
@@ -591,8 +633,8 @@ TEST(ServerTest, UdpEndpoints) {
       dead = s.getsockname().port();
     }
     asyncio::DatagramOptions dead_opts{.remote_addr = asyncio::HostPort{"127.0.0.1", dead}};
-    auto ct_cp_pair = co_await asyncio::create_datagram_endpoint([] { return std::make_shared<DatagramClient>(); },
-                                                                 dead_opts);
+    auto ct_cp_pair = co_await asyncio::create_datagram_endpoint(
+        [] { return std::make_shared<DatagramClient>(); }, dead_opts);
     auto& [ct, cp] = ct_cp_pair;
     for (int i = 0; i < 50 && cp->errors.empty(); ++i) {
       ct->sendto("anyone?");
@@ -607,13 +649,19 @@ TEST(ServerTest, UdpEndpoints) {
 // EMFILE during accept: Python stops accepting for ACCEPT_RETRY_DELAY (1 s) instead of
 // spinning on a listening socket that stays readable.
 TEST(ServerTest, AcceptOutOfFdsBacksOffInsteadOfSpinning) {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check asks whether a vtable is readable by writing it to a pipe: with no fd
+  // left it reports every virtual call as "invalid vptr". The debug build runs this test.
+  GTEST_SKIP() << "sanitizer runtime needs free fds for its own checks";
+#endif
   rlimit saved{};
   ::getrlimit(RLIMIT_NOFILE, &saved);
   nettest::run([&saved]() -> Coro<> {
     std::vector<std::string> reports;
-    asyncio::get_running_loop().set_exception_handler([&](asyncio::EventLoop&, const asyncio::ExceptionContext& ctx) {
-      reports.push_back(ctx.message);
-    });
+    asyncio::get_running_loop().set_exception_handler(
+        [&](asyncio::EventLoop&, const asyncio::ExceptionContext& ctx) {
+          reports.push_back(ctx.message);
+        });
     int accepted = 0;
     auto server = co_await asyncio::create_server(
         [&] {
@@ -641,11 +689,13 @@ TEST(ServerTest, AcceptOutOfFdsBacksOffInsteadOfSpinning) {
     rusage r1{};
     ::getrusage(RUSAGE_SELF, &r1);
     auto cpu_us = [](const rusage& r) {
-      return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000000L + r.ru_utime.tv_usec + r.ru_stime.tv_usec;
+      return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000000L + r.ru_utime.tv_usec +
+             r.ru_stime.tv_usec;
     };
     EXPECT_LT(cpu_us(r1) - cpu_us(r0), 150000L) << "the loop spun while out of fds";
     EXPECT_EQ(accepted, 0);
-    EXPECT_EQ(std::count(reports.begin(), reports.end(), "socket.accept() out of system resource"), 1);
+    EXPECT_EQ(std::count(reports.begin(), reports.end(), "socket.accept() out of system resource"),
+              1);
     // Give the fds back: accepting resumes after the back-off.
     fillers.clear();
     ::setrlimit(RLIMIT_NOFILE, &saved);
@@ -699,35 +749,40 @@ TEST(ServerTest, TenThousandConcurrentConnections) {
     ::close(sync_pipe[0]);
     int failures = 0;
     try {
-      asyncio::run([](std::uint16_t port, int& failures) -> Coro<> {
-        std::vector<asyncio::StreamWriter> writers;
-        std::vector<asyncio::StreamReader> readers;
-        writers.reserve(kClients);
-        readers.reserve(kClients);
-        std::vector<Coro<std::pair<asyncio::StreamReader, asyncio::StreamWriter>>> connects;
-        for (int i = 0; i < kClients; ++i) connects.push_back(asyncio::open_connection("127.0.0.1", port));
-        auto pairs = co_await asyncio::gather(std::move(connects));
-        for (auto& [r, w] : pairs) {
-          readers.push_back(r);
-          writers.push_back(w);
-        }
-        std::vector<Coro<std::string>> echoes;
-        for (int i = 0; i < kClients; ++i) {
-          std::string msg = "client-" + std::to_string(i) + "\n";
-          writers[static_cast<std::size_t>(i)].write(msg);
-          echoes.push_back([](asyncio::StreamReader r) -> Coro<std::string> { co_return co_await r.readline(); }(
-              readers[static_cast<std::size_t>(i)]));
-        }
-        auto lines = co_await asyncio::gather(std::move(echoes));
-        for (int i = 0; i < kClients; ++i) {
-          if (lines[static_cast<std::size_t>(i)] != "client-" + std::to_string(i) + "\n") ++failures;
-        }
-        // Close all; asyncio::run()'s loop close releases whatever is still closing. (No loop of
-        // 10,000 `co_await w.wait_closed()`: awaits that complete synchronously nest stack
-        // frames in builds without tail calls, e.g. under ASan.)
-        for (auto& w : writers) w.close();
-        co_await asyncio::sleep(0.05s);
-      }(port, failures), std::nullopt);
+      asyncio::run(
+          [](std::uint16_t port, int& failures) -> Coro<> {
+            std::vector<asyncio::StreamWriter> writers;
+            std::vector<asyncio::StreamReader> readers;
+            writers.reserve(kClients);
+            readers.reserve(kClients);
+            std::vector<Coro<std::pair<asyncio::StreamReader, asyncio::StreamWriter>>> connects;
+            for (int i = 0; i < kClients; ++i)
+              connects.push_back(asyncio::open_connection("127.0.0.1", port));
+            auto pairs = co_await asyncio::gather(std::move(connects));
+            for (auto& [r, w] : pairs) {
+              readers.push_back(r);
+              writers.push_back(w);
+            }
+            std::vector<Coro<std::string>> echoes;
+            for (int i = 0; i < kClients; ++i) {
+              std::string msg = "client-" + std::to_string(i) + "\n";
+              writers[static_cast<std::size_t>(i)].write(msg);
+              echoes.push_back([](asyncio::StreamReader r) -> Coro<std::string> {
+                co_return co_await r.readline();
+              }(readers[static_cast<std::size_t>(i)]));
+            }
+            auto lines = co_await asyncio::gather(std::move(echoes));
+            for (int i = 0; i < kClients; ++i) {
+              if (lines[static_cast<std::size_t>(i)] != "client-" + std::to_string(i) + "\n")
+                ++failures;
+            }
+            // Close all; asyncio::run()'s loop close releases whatever is still closing. (No loop
+            // of 10,000 `co_await w.wait_closed()`: awaits that complete synchronously nest stack
+            // frames in builds without tail calls, e.g. under ASan.)
+            for (auto& w : writers) w.close();
+            co_await asyncio::sleep(0.05s);
+          }(port, failures),
+          std::nullopt);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "child: %s\n", e.what());
       failures = -1;

@@ -6,7 +6,8 @@
 //
 // Ordering relies on the loop's guarantees only: timers run in deadline order and sleep(0s)
 // yields exactly one iteration. Wall-clock bounds, where checked at all, are generous upper
-// bounds that only catch "the deadline was ignored".
+// bounds that only catch "the deadline was ignored", or lower bounds that timers guarantee
+// (a timer never fires early).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -99,25 +100,30 @@ bool holds(const std::exception_ptr& e) {
   co_return nullptr;
 }
 
-[[maybe_unused]] std::string what_of(const std::exception_ptr& e) { return e ? asyncio::describe(e) : "(none)"; }
+[[maybe_unused]] std::string what_of(const std::exception_ptr& e) {
+  return e ? asyncio::describe(e) : "(none)";
+}
 
 [[maybe_unused]] bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-
 struct MyError : std::runtime_error {
   MyError() : std::runtime_error("MyError") {}
 };
 
-[[maybe_unused]] Coro<> sleep_forever() { co_await asyncio::sleep(3600s); }
+[[maybe_unused]] Coro<> sleep_forever() {
+  co_await asyncio::sleep(3600s);
+}
 
 [[maybe_unused]] Coro<int> answer_after(asyncio::Duration d) {
   co_await asyncio::sleep(d);
   co_return 42;
 }
 
-[[maybe_unused]] double now() { return asyncio::get_running_loop().time(); }
+[[maybe_unused]] double now() {
+  return asyncio::get_running_loop().time();
+}
 
 using asyncio::ExceptionGroup;
 using asyncio::Task;
@@ -193,7 +199,9 @@ Coro<int> sleep_value(Duration d, int v) {
   co_return v;
 }
 
-Coro<> nap(Duration d) { co_await asyncio::sleep(d); }
+Coro<> nap(Duration d) {
+  co_await asyncio::sleep(d);
+}
 
 Coro<> crash_after(Duration d) {
   co_await asyncio::sleep(d);

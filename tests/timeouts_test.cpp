@@ -5,7 +5,8 @@
 //
 // Ordering relies on the loop's guarantees only: timers run in deadline order and sleep(0s)
 // yields exactly one iteration. Wall-clock bounds, where checked at all, are generous upper
-// bounds that only catch "the deadline was ignored".
+// bounds that only catch "the deadline was ignored", or lower bounds that timers guarantee
+// (a timer never fires early).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -97,7 +98,9 @@ bool holds(const std::exception_ptr& e) {
   co_return nullptr;
 }
 
-[[maybe_unused]] std::string what_of(const std::exception_ptr& e) { return e ? asyncio::describe(e) : "(none)"; }
+[[maybe_unused]] std::string what_of(const std::exception_ptr& e) {
+  return e ? asyncio::describe(e) : "(none)";
+}
 
 [[maybe_unused]] bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
@@ -122,14 +125,18 @@ struct MyError : std::runtime_error {
   MyError() : std::runtime_error("MyError") {}
 };
 
-[[maybe_unused]] Coro<> sleep_forever() { co_await asyncio::sleep(3600s); }
+[[maybe_unused]] Coro<> sleep_forever() {
+  co_await asyncio::sleep(3600s);
+}
 
 [[maybe_unused]] Coro<int> answer_after(asyncio::Duration d) {
   co_await asyncio::sleep(d);
   co_return 42;
 }
 
-[[maybe_unused]] double now() { return asyncio::get_running_loop().time(); }
+[[maybe_unused]] double now() {
+  return asyncio::get_running_loop().time();
+}
 
 // ---- test_timeouts.py -------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@
 //
 // Ordering relies on the loop's guarantees only: timers run in deadline order and sleep(0s)
 // yields exactly one iteration. Wall-clock bounds, where checked at all, are generous upper
-// bounds that only catch "the deadline was ignored".
+// bounds that only catch "the deadline was ignored", or lower bounds that timers guarantee
+// (a timer never fires early).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -98,18 +99,21 @@ bool holds(const std::exception_ptr& e) {
   co_return nullptr;
 }
 
-[[maybe_unused]] std::string what_of(const std::exception_ptr& e) { return e ? asyncio::describe(e) : "(none)"; }
+[[maybe_unused]] std::string what_of(const std::exception_ptr& e) {
+  return e ? asyncio::describe(e) : "(none)";
+}
 
 [[maybe_unused]] bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-
 struct MyError : std::runtime_error {
   MyError() : std::runtime_error("MyError") {}
 };
 
-[[maybe_unused]] Coro<> sleep_forever() { co_await asyncio::sleep(3600s); }
+[[maybe_unused]] Coro<> sleep_forever() {
+  co_await asyncio::sleep(3600s);
+}
 
 [[maybe_unused]] Coro<int> answer_after(asyncio::Duration d) {
   co_await asyncio::sleep(d);
@@ -123,13 +127,17 @@ std::vector<H> vec(H h, Hs... hs) {
   return std::vector<H>{std::move(h), std::move(hs)...};
 }
 
-[[maybe_unused]] double now() { return asyncio::get_running_loop().time(); }
+[[maybe_unused]] double now() {
+  return asyncio::get_running_loop().time();
+}
 
 using asyncio::Task;
 using StrTasks = std::vector<Task<std::string>>;
 using VoidTasks = std::vector<Task<void>>;
 
-Coro<> nap(Duration d) { co_await asyncio::sleep(d); }
+Coro<> nap(Duration d) {
+  co_await asyncio::sleep(d);
+}
 
 Coro<std::string> sleep_value(Duration d, std::string v) {
   co_await asyncio::sleep(d);
@@ -201,8 +209,8 @@ TEST(Wait, EmptyIsValueError) {
     EXPECT_TRUE(holds<asyncio::ValueError>(err)) << what_of(err);
     err = co_await error_of(asyncio::wait(VoidTasks{}, 1s, asyncio::FIRST_COMPLETED));
     EXPECT_TRUE(holds<asyncio::ValueError>(err)) << what_of(err);
-    err = co_await error_of(asyncio::wait(std::vector<asyncio::Future<int>>{}, std::nullopt,
-                                          asyncio::FIRST_EXCEPTION));
+    err = co_await error_of(
+        asyncio::wait(std::vector<asyncio::Future<int>>{}, std::nullopt, asyncio::FIRST_EXCEPTION));
     EXPECT_TRUE(holds<asyncio::ValueError>(err)) << what_of(err);
   });
 }
@@ -408,8 +416,7 @@ TEST(Wait, Futures) {
     auto& loop = asyncio::get_running_loop();
     asyncio::Future<int> f1 = loop.create_future<int>(), f2 = loop.create_future<int>();
     loop.call_later(5ms, [f2] { f2.set_result(2); });
-    auto [done, pending] =
-        co_await asyncio::wait(vec(f1, f2), asyncio::FIRST_COMPLETED);
+    auto [done, pending] = co_await asyncio::wait(vec(f1, f2), asyncio::FIRST_COMPLETED);
     EXPECT_TRUE(done.size() == 1 && done[0] == f2);
     EXPECT_TRUE(pending.size() == 1 && pending[0] == f1);
     EXPECT_FALSE(f1.done());
@@ -545,8 +552,7 @@ TEST(AsCompleted, TimeoutWinsOverAQueuedCompletion) {
     auto& loop = asyncio::get_running_loop();
     asyncio::Future<std::string> fut = loop.create_future<std::string>();
     loop.call_later(5ms, [fut] { fut.set_result("x"); });
-    std::vector<Coro<std::string>> its =
-        asyncio::as_completed(vec(fut), 10ms);
+    std::vector<Coro<std::string>> its = asyncio::as_completed(vec(fut), 10ms);
     // Both deadlines pass while the loop is blocked, so both timers run in the next
     // iteration, in deadline order: set_result() queues the completion callback for the
     // iteration after, and the timeout runs before it.
@@ -676,8 +682,7 @@ TEST(AsCompleted, WokenThenCancelledPassesTheCompletionOn) {
     auto& loop = asyncio::get_running_loop();
     asyncio::Future<std::string> f1 = loop.create_future<std::string>();
     asyncio::Future<std::string> f2 = loop.create_future<std::string>();
-    std::vector<Coro<std::string>> its =
-        asyncio::as_completed(vec(f1, f2));
+    std::vector<Coro<std::string>> its = asyncio::as_completed(vec(f1, f2));
     Task<std::string> first = asyncio::create_task(std::move(its[0]));
     Task<std::string> second = asyncio::create_task(std::move(its[1]));
     co_await asyncio::sleep(0s);  // both wait now
@@ -740,6 +745,13 @@ TEST(AsCompleted, DroppedThenInputsComplete) {
     EXPECT_EQ(co_await a, "a");
     co_await asyncio::sleep(0s);
   });
+}
+
+// test_as_completed_coroutine_without_loop: outside a running loop, RuntimeError.
+TEST(AsCompleted, CoroutineWithoutLoop) {
+  std::vector<Coro<std::string>> coros;
+  coros.push_back(sleep_value(0s, "a"));
+  EXPECT_THROW((void)asyncio::as_completed(std::move(coros)), asyncio::RuntimeError);
 }
 
 // ---- The loop closes while a task waits here -------------------------------------------------

@@ -3,7 +3,7 @@
     python3 micro_asyncio.py [--uvloop] WORKLOAD [--n N] [--depth D] [--delay S]
 
 Prints one JSON line like the C++ binaries. Workloads: spawn, chain, switch_future,
-switch_event, switch_queue, sleepers, gather, timers.
+switch_event, switch_queue, sleepers, gather, timers, lock, lock_guard, to_thread.
 """
 import asyncio
 import gc
@@ -145,6 +145,42 @@ async def switch_queue_main(n, r):
     r["ns_per_switch"] = (t1 - t0) / (2 * n)
 
 
+async def lock_main(n, r):
+    lock = asyncio.Lock()
+    t0 = cpu_ns()
+    for _ in range(n):
+        await lock.acquire()
+        lock.release()
+    t1 = cpu_ns()
+    r["ns_per_op"] = (t1 - t0) / n
+
+
+async def lock_guard_main(n, r):
+    lock = asyncio.Lock()
+    t0 = cpu_ns()
+    for _ in range(n):
+        async with lock:
+            pass
+    t1 = cpu_ns()
+    r["ns_per_op"] = (t1 - t0) / n
+
+
+def add_one(v):
+    return v + 1
+
+
+async def to_thread_main(n, r):
+    await asyncio.to_thread(add_one, 0)
+    s = 0
+    t0, c0 = now_ns(), cpu_ns()
+    for _ in range(n):
+        s = await asyncio.to_thread(add_one, s)
+    c1, t1 = cpu_ns(), now_ns()
+    assert s == n
+    r["ns_per_op"] = (t1 - t0) / n
+    r["cpu_ns_per_op"] = (c1 - c0) / n
+
+
 # ---- sleepers --------------------------------------------------------------------------------
 async def sleeper(delay):
     await asyncio.sleep(delay)
@@ -261,7 +297,8 @@ def main():
     workload = argv[0]
     kv = {argv[i].lstrip("-"): argv[i + 1] for i in range(1, len(argv) - 1, 2)}
     defaults = {"spawn": 1000000, "chain": 2000, "switch_future": 500000, "switch_event": 500000,
-                "switch_queue": 500000, "sleepers": 1000000, "gather": 100000, "timers": 1000000}
+                "switch_queue": 500000, "sleepers": 1000000, "gather": 100000, "timers": 1000000,
+                "lock": 500000, "lock_guard": 500000, "to_thread": 20000}
     n = int(kv.get("n", defaults[workload]))
     sys.setrecursionlimit(100000)
     r = {}
@@ -274,6 +311,9 @@ def main():
         "sleepers": lambda: sleepers_main(n, float(kv.get("delay", 1.0)), r),
         "gather": lambda: gather_main(n, r),
         "timers": lambda: timers_main(n, r),
+        "lock": lambda: lock_main(n, r),
+        "lock_guard": lambda: lock_guard_main(n, r),
+        "to_thread": lambda: to_thread_main(n, r),
     }
     if use_uvloop:
         import uvloop

@@ -34,6 +34,11 @@ struct CoroPromiseBase {
   /// coroutine is a task's root (the task notices completion when resume() returns).
   std::coroutine_handle<> continuation;
   std::exception_ptr exception;
+  /// True while the awaiter's await_suspend is running this coroutine's first stretch. If the
+  /// coroutine finishes within it, final_suspend must return to that call (which then resumes
+  /// the awaiting coroutine by returning false), not transfer to the continuation: see
+  /// Coro::Awaiter for why.
+  bool started_inline = false;
 
   std::suspend_always initial_suspend() noexcept { return {}; }
 
@@ -41,8 +46,9 @@ struct CoroPromiseBase {
     bool await_ready() noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> self) noexcept {
-      std::coroutine_handle<> next = self.promise().continuation;
-      return next ? next : std::noop_coroutine();
+      CoroPromiseBase& p = self.promise();
+      if (p.started_inline) return std::noop_coroutine();  // back into Coro::Awaiter
+      return p.continuation ? p.continuation : std::noop_coroutine();
     }
     void await_resume() noexcept {}
   };
@@ -57,7 +63,7 @@ struct CoroPromise : CoroPromiseBase {
 
   Coro<T> get_return_object() noexcept;
   template <class U = T>
-    requires std::is_convertible_v<U&&, T>
+  requires std::is_convertible_v<U&&, T>
   void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     value.emplace(std::forward<U>(v));
   }
@@ -105,12 +111,25 @@ class [[nodiscard]] Coro {
   /// Whether this Coro still owns a frame that has not run to completion.
   bool valid() const noexcept { return h_ && !h_.done(); }
 
+  /// Runs the callee inside await_suspend rather than by symmetric transfer. Symmetric
+  /// transfer bounds the stack only when the compiler emits it as a tail call, which GCC does
+  /// only with optimisation: at -O0 or under ASan, a loop of awaits that complete at once
+  /// (`for (...) co_await cached();`) would grow the stack by a frame per iteration until it
+  /// overflows. Here a callee that completes without suspending comes back through a plain
+  /// return and the caller continues via `return false`: constant stack at any -O level.
+  /// A callee that suspends returns from resume() too; it later finishes through
+  /// final_suspend's transfer to the continuation, as before.
   struct Awaiter {
     Handle h;
     bool await_ready() const noexcept { return false; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
-      h.promise().continuation = awaiting;
-      return h;  // symmetric transfer: start the callee right away, no stack growth
+    bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+      auto& p = h.promise();
+      p.continuation = awaiting;
+      p.started_inline = true;
+      h.resume();
+      if (h.done()) return false;  // finished synchronously: continue the awaiting coroutine
+      p.started_inline = false;    // suspended: its final_suspend resumes `awaiting` later
+      return true;
     }
     T await_resume() { return h.promise().take(); }
   };

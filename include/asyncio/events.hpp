@@ -248,6 +248,7 @@ class EventLoop {
   template <class F, class... Args>
   Handle call_soon(F&& callback, Args&&... args) {
     check_not_closed();
+    if (debug_) check_thread();  // before allocating: a throw must not leak the handle
     auto* h = new_handle(std::forward<F>(callback), std::forward<Args>(args)...);
     h->add_ref();  // the ready queue's reference
     schedule_handle(h);
@@ -274,6 +275,7 @@ class EventLoop {
   template <class F, class... Args>
   TimerHandle call_at(double when, F&& callback, Args&&... args) {
     check_not_closed();
+    if (debug_) check_thread();
     auto* h = new_handle(std::forward<F>(callback), std::forward<Args>(args)...);
     h->add_ref();  // the timer heap's reference
     schedule_timer_handle(h, when);

@@ -8,13 +8,37 @@
 // other means, the outer future is cancelled too.
 #pragma once
 
+#include <memory>
+
 #include "asyncio/detail/ensure_future.hpp"
 
 namespace asyncio {
 
+namespace detail {
+/// How shield()'s outer callback finds the inner future without owning it.
+struct ShieldLink {
+  FutureBase* inner = nullptr;  // null once the inner callback is gone
+  CallbackId callback = 0;
+};
+/// Owned by the inner callback: clears the link when the callback is destroyed.
+struct ShieldLinkClearer {
+  std::shared_ptr<ShieldLink> link;
+  explicit ShieldLinkClearer(std::shared_ptr<ShieldLink> l) noexcept : link(std::move(l)) {}
+  ShieldLinkClearer(ShieldLinkClearer&&) noexcept = default;
+  ShieldLinkClearer(const ShieldLinkClearer&) = delete;
+  ShieldLinkClearer& operator=(const ShieldLinkClearer&) = delete;
+  ShieldLinkClearer& operator=(ShieldLinkClearer&&) = delete;
+  ~ShieldLinkClearer() {
+    if (link) link->inner = nullptr;
+  }
+};
+}  // namespace detail
+
 /// Returns a future that completes like `aw` but whose cancellation does not reach `aw`.
 template <class A>
-  requires requires { typename detail::FutureOf<std::remove_cvref_t<A>>::type; }
+requires requires {
+  typename detail::FutureOf<std::remove_cvref_t<A>>::type;
+}
 Future<detail::value_of_t<A>> shield(A&& aw) {
   using T = detail::value_of_t<A>;
   using H = detail::future_of_t<A>;
@@ -43,12 +67,18 @@ Future<detail::value_of_t<A>> shield(A&& aw) {
     return outer;
   }
   // The inner callback keeps `outer` alive while `inner` runs; the outer one drops the inner
-  // callback if `outer` finishes first (cancelled), which breaks the reference cycle.
-  CallbackId inner_cb = inner.add_done_callback([outer, propagate](auto& in) {
+  // callback if `outer` finishes first (cancelled). The outer callback must not keep `inner`
+  // alive in turn: while neither completes, that cycle would leak (Python's GC collects it).
+  // It reaches `inner` through `link`, which the inner callback clears when it goes (run,
+  // removed, or discarded because `inner` is destroyed).
+  auto link = std::make_shared<detail::ShieldLink>();
+  link->inner = inner.impl();
+  auto on_inner_done = [outer, propagate, clear = detail::ShieldLinkClearer{link}](auto& in) {
     propagate(in, outer);
-  });
-  outer.add_done_callback([inner, inner_cb](Future<T>&) {
-    if (!inner.done()) inner.remove_done_callback(inner_cb);
+  };
+  link->callback = inner.add_done_callback(std::move(on_inner_done));
+  outer.add_done_callback([link](Future<T>&) {
+    if (link->inner && !link->inner->done()) link->inner->remove_callback(link->callback);
   });
   return outer;
 }

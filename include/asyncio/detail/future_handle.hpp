@@ -70,9 +70,10 @@ class FutureHandle {
   CallbackId add_done_callback_as(F&& callback) const {
     using Node = UserCallback<Self, Impl, std::decay_t<F>>;
     auto* node = new Node(std::decay_t<F>(std::forward<F>(callback)));
-    node->id = impl_->next_callback_id();
-    impl_->add_callback(node);
-    return node->id;
+    const CallbackId id = impl_->next_callback_id();
+    node->id = id;
+    impl_->add_callback(node);  // may run (discard) and delete the node when the loop is closed
+    return id;
   }
   /// Removes a callback that has not been scheduled yet; returns how many were removed.
   std::size_t remove_done_callback(CallbackId id) const { return impl_->remove_callback(id); }

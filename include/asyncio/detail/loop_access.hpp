@@ -8,7 +8,16 @@ namespace asyncio::detail {
 class TaskBase;
 
 struct LoopAccess {
-  static void schedule(EventLoop& loop, ReadyItem item) { loop.ready_.push(item); }
+  /// After close() nothing runs any more: an item scheduled then (a future completed, or a
+  /// callback added to a done future, on a closed loop) is discarded at once, as close()
+  /// discards queued items, instead of sitting in the dead queue and leaking what it owns.
+  static void schedule(EventLoop& loop, ReadyItem item) {
+    if (loop.closed_) [[unlikely]] {
+      item.run(item.arg, true);
+      return;
+    }
+    loop.ready_.push(item);
+  }
 
   static void add_timer(EventLoop& loop, TimerEntry* e, std::int64_t when_ns) {
     e->when_ns = when_ns;
@@ -34,11 +43,12 @@ struct LoopAccess {
   /// Registers `handler` for `fd` with the given interest (both false: unregisters). Cheap
   /// when the interest does not change. Throws std::system_error if epoll refuses the fd, and
   /// RuntimeError if add_reader()/add_writer() already watch it.
-  static void watch_io(EventLoop& loop, int fd, IoHandler* handler, bool readable,
-                       bool writable) {
+  static void watch_io(EventLoop& loop, int fd, IoHandler* handler, bool readable, bool writable) {
     loop.set_io_handler(fd, handler, readable, writable);
   }
-  static void unwatch_io(EventLoop& loop, int fd) { loop.set_io_handler(fd, nullptr, false, false); }
+  static void unwatch_io(EventLoop& loop, int fd) {
+    loop.set_io_handler(fd, nullptr, false, false);
+  }
   /// The IoHandler registered for `fd`, or nullptr.
   static IoHandler* io_handler(const EventLoop& loop, int fd) noexcept {
     return loop.io_handler_of(fd);
