@@ -313,6 +313,7 @@ MICRO = {
         "primary": ("wall_s", "wall s", False),
         "columns": [("cpu_s", "CPU s"), ("create_ns_per_task", "create ns/task"),
                     ("heap_bytes_per_task", "heap B/task"),
+                    ("peak_heap_bytes_per_task", "peak heap B/task"),
                     ("rss_bytes_per_task", "RSS B/task")],
     },
     "gather": {

@@ -24,7 +24,9 @@ std::shared_ptr<SSLContext> SSLContextRef::lock() const {
 
 namespace detail {
 
-std::shared_ptr<SSLContext> own(SSLContextRef ref) { return ref.lock(); }
+std::shared_ptr<SSLContext> own(SSLContextRef ref) {
+  return ref.lock();
+}
 
 namespace {
 std::optional<std::string> own_string(const std::optional<std::string_view>& v) {
@@ -39,7 +41,8 @@ std::optional<std::pair<std::string, std::uint16_t>> own_addr(const std::optiona
 
 OwnedConnectionOptions own(const ConnectionOptions& o) {
   OwnedConnectionOptions r;
-  r.tls = {o.ssl.lock(), own_string(o.server_hostname), o.ssl_handshake_timeout, o.ssl_shutdown_timeout};
+  r.tls = {o.ssl.lock(), own_string(o.server_hostname), o.ssl_handshake_timeout,
+           o.ssl_shutdown_timeout};
   r.family = o.family;
   r.proto = o.proto;
   r.flags = o.flags;
@@ -49,7 +52,8 @@ OwnedConnectionOptions own(const ConnectionOptions& o) {
 }
 
 TlsParams own(const UnixConnectionOptions& o) {
-  return {o.ssl.lock(), own_string(o.server_hostname), o.ssl_handshake_timeout, o.ssl_shutdown_timeout};
+  return {o.ssl.lock(), own_string(o.server_hostname), o.ssl_handshake_timeout,
+          o.ssl_shutdown_timeout};
 }
 
 OwnedDatagramOptions own(const DatagramOptions& o) {
@@ -66,7 +70,8 @@ OwnedDatagramOptions own(const DatagramOptions& o) {
 
 namespace {
 
-void check_ssl_options(bool ssl, bool server_hostname, bool handshake_timeout, bool shutdown_timeout) {
+void check_ssl_options(bool ssl, bool server_hostname, bool handshake_timeout,
+                       bool shutdown_timeout) {
   if (ssl) return;
   if (server_hostname) throw ValueError("server_hostname is only meaningful with ssl");
   if (handshake_timeout) throw ValueError("ssl_handshake_timeout is only meaningful with ssl");
@@ -74,8 +79,8 @@ void check_ssl_options(bool ssl, bool server_hostname, bool handshake_timeout, b
 }
 
 /// Python: _ensure_resolved — numeric addresses without a thread hop.
-Coro<std::vector<AddrInfo>> ensure_resolved(std::string host, std::string port, int family, int type, int proto,
-                                            int flags) {
+Coro<std::vector<AddrInfo>> ensure_resolved(std::string host, std::string port, int family,
+                                            int type, int proto, int flags) {
   if (auto info = ipaddr_info(host, port, family, type, proto)) {
     std::vector<AddrInfo> v;
     v.push_back(std::move(*info));
@@ -85,11 +90,13 @@ Coro<std::vector<AddrInfo>> ensure_resolved(std::string host, std::string port, 
 }
 
 std::exception_ptr bind_error(const std::system_error& e, const SockAddr& addr) {
-  return make_os_error(e.code().value(), "error while attempting to bind on address " + addr.to_string());
+  return make_os_error(e.code().value(),
+                       "error while attempting to bind on address " + addr.to_string());
 }
 
 /// Python: _connect_sock.
-Coro<Socket> connect_sock(const AddrInfo& info, const std::optional<std::vector<AddrInfo>>& local_infos,
+Coro<Socket> connect_sock(const AddrInfo& info,
+                          const std::optional<std::vector<AddrInfo>>& local_infos,
                           std::vector<std::exception_ptr>& exceptions) {
   Socket sock;
   try {
@@ -109,7 +116,8 @@ Coro<Socket> connect_sock(const AddrInfo& info, const std::optional<std::vector<
       }
       if (!bound) {
         if (last) std::rethrow_exception(last);
-        throw OSError(EINVAL, "no matching local address with family=" + std::to_string(info.family) + " found");
+        throw OSError(EINVAL, "no matching local address with family=" +
+                                  std::to_string(info.family) + " found");
       }
     }
     co_await sock_connect(sock.fd(), info.addr);
@@ -120,7 +128,8 @@ Coro<Socket> connect_sock(const AddrInfo& info, const std::optional<std::vector<
   co_return sock;
 }
 
-[[noreturn]] void raise_connect_errors(std::vector<std::exception_ptr>& exceptions, bool all_errors) {
+[[noreturn]] void raise_connect_errors(std::vector<std::exception_ptr>& exceptions,
+                                       bool all_errors) {
   if (all_errors) throw ExceptionGroup("create_connection failed", exceptions);
   if (exceptions.size() == 1) std::rethrow_exception(exceptions.front());
   std::string model = describe(exceptions.front());
@@ -143,10 +152,12 @@ Coro<Socket> connect_sock(const AddrInfo& info, const std::optional<std::vector<
 }
 
 /// Python: _create_connection_transport.
-Coro<ConnectionPair> connection_transport(Socket sock, ProtocolFactory& factory, std::shared_ptr<SSLContext> ssl,
+Coro<ConnectionPair> connection_transport(Socket sock, ProtocolFactory& factory,
+                                          std::shared_ptr<SSLContext> ssl,
                                           std::optional<std::string> server_hostname,
                                           std::optional<Duration> handshake_timeout,
-                                          std::optional<Duration> shutdown_timeout, std::optional<SockAddr> peer) {
+                                          std::optional<Duration> shutdown_timeout,
+                                          std::optional<SockAddr> peer) {
   EventLoop& loop = get_running_loop();
   std::shared_ptr<Protocol> protocol = factory();
   if (!protocol) throw RuntimeError("protocol factory returned null");
@@ -155,11 +166,13 @@ Coro<ConnectionPair> connection_transport(Socket sock, ProtocolFactory& factory,
   if (ssl) {
     auto ssl_protocol = make_ssl_protocol(loop, protocol, ssl, waiter, false, server_hostname, true,
                                           handshake_timeout, shutdown_timeout);
-    auto raw = std::make_shared<SocketTransport>(loop, std::move(sock), ssl_protocol, nullptr, std::move(peer));
+    auto raw = std::make_shared<SocketTransport>(loop, std::move(sock), ssl_protocol, nullptr,
+                                                 std::move(peer));
     raw->start();
     transport = ssl_app_transport(*ssl_protocol);
   } else {
-    auto t = std::make_shared<SocketTransport>(loop, std::move(sock), protocol, nullptr, std::move(peer));
+    auto t = std::make_shared<SocketTransport>(loop, std::move(sock), protocol, nullptr,
+                                               std::move(peer));
     t->start(waiter);
     transport = t;
   }
@@ -172,9 +185,9 @@ Coro<ConnectionPair> connection_transport(Socket sock, ProtocolFactory& factory,
   co_return ConnectionPair{std::move(transport), std::move(protocol)};
 }
 
-std::optional<std::string> default_server_hostname(const std::shared_ptr<SSLContext>& ssl,
-                                                   const std::optional<std::string>& server_hostname,
-                                                   const std::string& host) {
+std::optional<std::string> default_server_hostname(
+    const std::shared_ptr<SSLContext>& ssl, const std::optional<std::string>& server_hostname,
+    const std::string& host) {
   if (!ssl || server_hostname) return server_hostname;
   if (host.empty()) throw ValueError("You must set server_hostname when using ssl without a host");
   return host;
@@ -182,18 +195,20 @@ std::optional<std::string> default_server_hostname(const std::shared_ptr<SSLCont
 
 }  // namespace
 
-Coro<ConnectionPair> create_connection(ProtocolFactory factory, std::string host, std::uint16_t port,
-                                       OwnedConnectionOptions opts) {
-  check_ssl_options(opts.tls.ssl != nullptr, opts.tls.server_hostname.has_value(), opts.tls.handshake_timeout.has_value(),
-                    opts.tls.shutdown_timeout.has_value());
-  std::optional<std::string> server_hostname = default_server_hostname(opts.tls.ssl, opts.tls.server_hostname, host);
-  std::vector<AddrInfo> infos =
-      co_await ensure_resolved(host, std::to_string(port), opts.family, SOCK_STREAM, opts.proto, opts.flags);
+Coro<ConnectionPair> create_connection(ProtocolFactory factory, std::string host,
+                                       std::uint16_t port, OwnedConnectionOptions opts) {
+  check_ssl_options(opts.tls.ssl != nullptr, opts.tls.server_hostname.has_value(),
+                    opts.tls.handshake_timeout.has_value(), opts.tls.shutdown_timeout.has_value());
+  std::optional<std::string> server_hostname =
+      default_server_hostname(opts.tls.ssl, opts.tls.server_hostname, host);
+  std::vector<AddrInfo> infos = co_await ensure_resolved(host, std::to_string(port), opts.family,
+                                                         SOCK_STREAM, opts.proto, opts.flags);
   if (infos.empty()) throw OSError(EINVAL, "getaddrinfo() returned empty list");
   std::optional<std::vector<AddrInfo>> local_infos;
   if (opts.local_addr) {
-    local_infos = co_await ensure_resolved(opts.local_addr->first, std::to_string(opts.local_addr->second),
-                                           opts.family, SOCK_STREAM, opts.proto, opts.flags);
+    local_infos =
+        co_await ensure_resolved(opts.local_addr->first, std::to_string(opts.local_addr->second),
+                                 opts.family, SOCK_STREAM, opts.proto, opts.flags);
     if (local_infos->empty()) throw OSError(EINVAL, "getaddrinfo() returned empty list");
   }
   std::vector<std::exception_ptr> exceptions;
@@ -210,13 +225,15 @@ Coro<ConnectionPair> create_connection(ProtocolFactory factory, std::string host
   }
   if (!sock) raise_connect_errors(exceptions, opts.all_errors);
   co_return co_await connection_transport(std::move(sock), factory, opts.tls.ssl, server_hostname,
-                                          opts.tls.handshake_timeout, opts.tls.shutdown_timeout, peer);
+                                          opts.tls.handshake_timeout, opts.tls.shutdown_timeout,
+                                          peer);
 }
 
-Coro<ConnectionPair> create_connection_sock(ProtocolFactory factory, Socket sock, OwnedConnectionOptions opts) {
+Coro<ConnectionPair> create_connection_sock(ProtocolFactory factory, Socket sock,
+                                            OwnedConnectionOptions opts) {
   TlsParams& tls = opts.tls;
-  check_ssl_options(tls.ssl != nullptr, tls.server_hostname.has_value(), tls.handshake_timeout.has_value(),
-                    tls.shutdown_timeout.has_value());
+  check_ssl_options(tls.ssl != nullptr, tls.server_hostname.has_value(),
+                    tls.handshake_timeout.has_value(), tls.shutdown_timeout.has_value());
   if (!sock) throw ValueError("an open socket is required");
   if (sock.type() != SOCK_STREAM) throw ValueError("A Stream Socket was expected");
   if (tls.ssl && !tls.server_hostname && tls.ssl->check_hostname()) {
@@ -224,13 +241,16 @@ Coro<ConnectionPair> create_connection_sock(ProtocolFactory factory, Socket sock
   }
   sock.setblocking(false);
   co_return co_await connection_transport(std::move(sock), factory, tls.ssl, tls.server_hostname,
-                                          tls.handshake_timeout, tls.shutdown_timeout, std::nullopt);
+                                          tls.handshake_timeout, tls.shutdown_timeout,
+                                          std::nullopt);
 }
 
-Coro<ConnectionPair> create_unix_connection(ProtocolFactory factory, std::string path, TlsParams opts) {
-  check_ssl_options(opts.ssl != nullptr, opts.server_hostname.has_value(), opts.handshake_timeout.has_value(),
-                    opts.shutdown_timeout.has_value());
-  if (opts.ssl && !opts.server_hostname) throw ValueError("you have to pass server_hostname when using ssl");
+Coro<ConnectionPair> create_unix_connection(ProtocolFactory factory, std::string path,
+                                            TlsParams opts) {
+  check_ssl_options(opts.ssl != nullptr, opts.server_hostname.has_value(),
+                    opts.handshake_timeout.has_value(), opts.shutdown_timeout.has_value());
+  if (opts.ssl && !opts.server_hostname)
+    throw ValueError("you have to pass server_hostname when using ssl");
   if (path.empty()) throw ValueError("no path was specified");
   SockAddr addr = SockAddr::unix_path(path);
   Socket sock = Socket::create(AF_UNIX, SOCK_STREAM);
@@ -254,8 +274,9 @@ Coro<Server> finish_server(std::shared_ptr<ServerImpl> impl, bool start) {
 }
 }  // namespace
 
-Coro<Server> create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port,
-                           ServerOptions opts, std::shared_ptr<SSLContext> ssl) {
+Coro<Server> create_server(ProtocolFactory factory, std::vector<std::string> hosts,
+                           std::uint16_t port, ServerOptions opts,
+                           std::shared_ptr<SSLContext> ssl) {
   check_ssl_options(ssl != nullptr, false, opts.ssl_handshake_timeout.has_value(),
                     opts.ssl_shutdown_timeout.has_value());
   EventLoop& loop = get_running_loop();
@@ -263,11 +284,12 @@ Coro<Server> create_server(ProtocolFactory factory, std::vector<std::string> hos
   if (hosts.empty()) hosts.emplace_back();
   std::vector<AddrInfo> infos;
   for (const std::string& host : hosts) {
-    std::vector<AddrInfo> r = co_await ensure_resolved(host, std::to_string(port), opts.family, SOCK_STREAM, 0,
-                                                       opts.flags);
+    std::vector<AddrInfo> r = co_await ensure_resolved(host, std::to_string(port), opts.family,
+                                                       SOCK_STREAM, 0, opts.flags);
     for (auto& info : r) {
       bool dup = std::any_of(infos.begin(), infos.end(), [&](const AddrInfo& i) {
-        return i.family == info.family && i.type == info.type && i.protocol == info.protocol && i.addr == info.addr;
+        return i.family == info.family && i.type == info.type && i.protocol == info.protocol &&
+               i.addr == info.addr;
       });
       if (!dup) infos.push_back(std::move(info));
     }
@@ -292,8 +314,9 @@ Coro<Server> create_server(ProtocolFactory factory, std::vector<std::string> hos
     }
     sockets.push_back(std::move(sock));
   }
-  auto impl = std::make_shared<ServerImpl>(loop, std::move(sockets), std::move(factory), ssl, opts.backlog,
-                                           opts.ssl_handshake_timeout, opts.ssl_shutdown_timeout);
+  auto impl =
+      std::make_shared<ServerImpl>(loop, std::move(sockets), std::move(factory), ssl, opts.backlog,
+                                   opts.ssl_handshake_timeout, opts.ssl_shutdown_timeout);
   co_return co_await finish_server(std::move(impl), opts.start_serving);
 }
 
@@ -306,8 +329,9 @@ Coro<Server> create_server_sock(ProtocolFactory factory, Socket sock, ServerOpti
   sock.setblocking(false);
   std::vector<Socket> sockets;
   sockets.push_back(std::move(sock));
-  auto impl = std::make_shared<ServerImpl>(get_running_loop(), std::move(sockets), std::move(factory), ssl,
-                                           opts.backlog, opts.ssl_handshake_timeout, opts.ssl_shutdown_timeout);
+  auto impl = std::make_shared<ServerImpl>(get_running_loop(), std::move(sockets),
+                                           std::move(factory), ssl, opts.backlog,
+                                           opts.ssl_handshake_timeout, opts.ssl_shutdown_timeout);
   co_return co_await finish_server(std::move(impl), opts.start_serving);
 }
 
@@ -335,13 +359,14 @@ Coro<Server> create_unix_server(ProtocolFactory factory, std::string path, UnixS
   }
   std::vector<Socket> sockets;
   sockets.push_back(std::move(sock));
-  auto impl = std::make_shared<ServerImpl>(get_running_loop(), std::move(sockets), std::move(factory), ssl,
-                                           opts.backlog, opts.ssl_handshake_timeout, opts.ssl_shutdown_timeout);
+  auto impl = std::make_shared<ServerImpl>(get_running_loop(), std::move(sockets),
+                                           std::move(factory), ssl, opts.backlog,
+                                           opts.ssl_handshake_timeout, opts.ssl_shutdown_timeout);
   co_return co_await finish_server(std::move(impl), opts.start_serving);
 }
 
-Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProtocol>>> create_datagram_endpoint(
-    DatagramProtocolFactory factory, OwnedDatagramOptions opts) {
+Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProtocol>>>
+create_datagram_endpoint(DatagramProtocolFactory factory, OwnedDatagramOptions opts) {
   EventLoop& loop = get_running_loop();
   struct Pair {
     int family;
@@ -357,12 +382,13 @@ Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProto
     for (int idx = 0; idx < 2; ++idx) {
       const auto& a = idx == 0 ? opts.local_addr : opts.remote_addr;
       if (!a) continue;
-      std::vector<AddrInfo> infos = co_await ensure_resolved(a->first, std::to_string(a->second), opts.family,
-                                                             SOCK_DGRAM, opts.proto, opts.flags);
+      std::vector<AddrInfo> infos = co_await ensure_resolved(
+          a->first, std::to_string(a->second), opts.family, SOCK_DGRAM, opts.proto, opts.flags);
       if (infos.empty()) throw OSError(EINVAL, "getaddrinfo() returned empty list");
       for (const auto& info : infos) {
-        auto it = std::find_if(pairs.begin(), pairs.end(),
-                               [&](const Pair& p) { return p.family == info.family && p.proto == info.protocol; });
+        auto it = std::find_if(pairs.begin(), pairs.end(), [&](const Pair& p) {
+          return p.family == info.family && p.proto == info.protocol;
+        });
         if (it == pairs.end()) {
           pairs.push_back({info.family, info.protocol, std::nullopt, std::nullopt});
           it = pairs.end() - 1;
@@ -399,7 +425,8 @@ Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProto
   std::shared_ptr<DatagramProtocol> protocol = factory();
   if (!protocol) throw RuntimeError("protocol factory returned null");
   Future<void> waiter = loop.create_future<void>();
-  auto transport = std::make_shared<DatagramSocketTransport>(loop, std::move(sock), protocol, r_addr);
+  auto transport =
+      std::make_shared<DatagramSocketTransport>(loop, std::move(sock), protocol, r_addr);
   transport->start(waiter);
   try {
     co_await waiter;
@@ -407,12 +434,14 @@ Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProto
     transport->close();
     throw;
   }
-  co_return std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProtocol>>{transport, protocol};
+  co_return std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProtocol>>{
+      transport, protocol};
 }
 
 }  // namespace detail
 
-Coro<std::shared_ptr<Transport>> start_tls(std::shared_ptr<Transport> transport, std::shared_ptr<Protocol> protocol,
+Coro<std::shared_ptr<Transport>> start_tls(std::shared_ptr<Transport> transport,
+                                           std::shared_ptr<Protocol> protocol,
                                            std::shared_ptr<SSLContext> sslcontext, bool server_side,
                                            std::optional<std::string> server_hostname,
                                            std::optional<Duration> ssl_handshake_timeout,
@@ -423,13 +452,15 @@ Coro<std::shared_ptr<Transport>> start_tls(std::shared_ptr<Transport> transport,
   }
   EventLoop& loop = get_running_loop();
   Future<void> waiter = loop.create_future<void>();
-  auto ssl_protocol = detail::make_ssl_protocol(loop, std::move(protocol), std::move(sslcontext), waiter, server_side,
-                                                std::move(server_hostname), /*call_connection_made=*/false,
+  auto ssl_protocol = detail::make_ssl_protocol(loop, std::move(protocol), std::move(sslcontext),
+                                                waiter, server_side, std::move(server_hostname),
+                                                /*call_connection_made=*/false,
                                                 ssl_handshake_timeout, ssl_shutdown_timeout);
   // Pause early so that the TLS protocol's data callbacks don't run before connection_made().
   transport->pause_reading();
   transport->set_protocol(ssl_protocol);
-  Handle conmade = loop.call_soon([ssl_protocol, transport] { ssl_protocol->connection_made(*transport); });
+  Handle conmade =
+      loop.call_soon([ssl_protocol, transport] { ssl_protocol->connection_made(*transport); });
   Handle resume = loop.call_soon([transport] { transport->resume_reading(); });
   try {
     co_await waiter;

@@ -6,8 +6,8 @@
 
 #include <any>
 #include <cerrno>
-#include <span>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,7 +43,7 @@ class UnixSubprocessTransport final : public SubprocessTransport,
       : loop_(&loop), protocol_(std::move(protocol)), pid_(pid) {}
 
   ~UnixSubprocessTransport() override {
-    unlink();  // from the loop's close hooks
+    unlink();                                                      // from the loop's close hooks
     if (!returncode_ && watch_.watching()) ::kill(pid_, SIGKILL);  // Python's __del__ closes
     watch_.detach();
     for (PipeProxy& p : pipes_) {
@@ -207,8 +207,9 @@ class UnixSubprocessTransport final : public SubprocessTransport,
   void call(F&& f) noexcept {
     if (loop_ == nullptr) return;
     try {
-      loop_->call_soon([self = std::static_pointer_cast<UnixSubprocessTransport>(shared_from_this()),
-                        f = std::forward<F>(f)]() mutable { f(*self); });
+      loop_->call_soon(
+          [self = std::static_pointer_cast<UnixSubprocessTransport>(shared_from_this()),
+           f = std::forward<F>(f)]() mutable { f(*self); });
     } catch (...) {
       // Out of memory: the event is lost.
     }
@@ -227,7 +228,7 @@ class UnixSubprocessTransport final : public SubprocessTransport,
   /// Python: _call_connection_lost.
   void call_connection_lost(std::exception_ptr exc) noexcept {
     auto keep = std::move(keep_alive_);  // may be the last reference: released on return
-    unlink();  // nothing left to tear down when the loop closes
+    unlink();                            // nothing left to tear down when the loop closes
     if (protocol_ != nullptr) {
       try {
         protocol_->connection_lost(exc);
@@ -260,9 +261,10 @@ class UnixSubprocessTransport final : public SubprocessTransport,
 
   void report(const char* method) noexcept {
     if (loop_ == nullptr) return;
-    loop_->call_exception_handler({std::string("Exception in callback SubprocessProtocol.") + method,
-                                   std::current_exception(),
-                                   {}});
+    loop_->call_exception_handler(
+        {std::string("Exception in callback SubprocessProtocol.") + method,
+         std::current_exception(),
+         {}});
   }
 
   friend struct PipeProxy;
@@ -280,7 +282,9 @@ class UnixSubprocessTransport final : public SubprocessTransport,
   std::shared_ptr<UnixSubprocessTransport> keep_alive_;
 };
 
-void PipeProxy::data_received(std::span<const std::byte> data) { proc->pipe_data_received(fd, data); }
+void PipeProxy::data_received(std::span<const std::byte> data) {
+  proc->pipe_data_received(fd, data);
+}
 
 void PipeProxy::connection_lost(std::exception_ptr exc) {
   disconnected = true;

@@ -119,6 +119,8 @@ class EpollReactor final : public Reactor {
 
 }  // namespace
 
-std::unique_ptr<Reactor> make_epoll_reactor() { return std::make_unique<EpollReactor>(); }
+std::unique_ptr<Reactor> make_epoll_reactor() {
+  return std::make_unique<EpollReactor>();
+}
 
 }  // namespace asyncio::detail

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <system_error>
 #include <cstdio>
 #include <mutex>
+#include <system_error>
 #include <unordered_set>
 
 #include "asyncio/detail/loop_access.hpp"
@@ -29,8 +29,8 @@ struct HandlerWatch {
 
 class IoWatchers {
  public:
-  std::unordered_map<int, Watch> by_fd;       // public add_reader()/add_writer()
-  std::vector<HandlerWatch> handlers;         // internal IoHandlers, indexed by fd
+  std::unordered_map<int, Watch> by_fd;  // public add_reader()/add_writer()
+  std::vector<HandlerWatch> handlers;    // internal IoHandlers, indexed by fd
   std::size_t handler_count = 0;
   std::vector<Reactor::Ready> ready;  // reused poll buffer
 
@@ -71,7 +71,7 @@ void Handle::cancel() {
 }
 
 double TimerHandle::when() const noexcept {
-  return state_ ? static_cast<double>(state_->timer.when_ns) / 1e9 : 0.0;
+  return state_ ? static_cast<double>(state_->when_ns) / 1e9 : 0.0;
 }
 
 // ---- Construction and time -----------------------------------------------------------------
@@ -94,7 +94,9 @@ std::int64_t EventLoop::now_ns() const noexcept {
       .count();
 }
 
-double EventLoop::time() const noexcept { return static_cast<double>(now_ns()) / 1e9; }
+double EventLoop::time() const noexcept {
+  return static_cast<double>(now_ns()) / 1e9;
+}
 
 EventLoop& get_running_loop() {
   if (detail::running_loop == nullptr) throw RuntimeError("no running event loop");
@@ -120,6 +122,10 @@ void EventLoop::run_handle(void* arg, bool discard) {
     }
   }
   h->release();
+}
+
+void EventLoop::run_timer_handle(void* entry, bool discard) {
+  run_handle(static_cast<detail::HandleState*>(static_cast<detail::TimerEntry*>(entry)), discard);
 }
 
 void EventLoop::schedule_handle(detail::HandleState* h) {
@@ -156,26 +162,26 @@ void EventLoop::drain_threadsafe_queue() {
 }
 
 void EventLoop::schedule_timer_handle(detail::HandleState* h, double when) {
-  h->timer.run = &EventLoop::run_handle;
-  h->timer.arg = h;
+  h->run = &EventLoop::run_timer_handle;
   double ns = when * 1e9;
   std::int64_t when_ns = ns >= 9e18 ? static_cast<std::int64_t>(9e18) : std::llround(ns);
-  detail::LoopAccess::add_timer(*this, &h->timer, when_ns);
+  detail::LoopAccess::add_timer(*this, static_cast<detail::TimerEntry*>(h), when_ns);
 }
 
 void EventLoop::cancel_handle(detail::HandleState* h) noexcept {
   if (h->cancelled.exchange(true)) return;
-  if (h->timer.scheduled()) {
-    timers_.remove(&h->timer);
+  if (h->scheduled()) {
+    timers_.remove(static_cast<detail::TimerEntry*>(h));
     h->release();  // the heap's reference
   }
 }
 
 // ---- Watching file descriptors -------------------------------------------------------------
 
-void EventLoop::set_io_handler(int fd, detail::IoHandler* handler, bool readable,
-                               bool writable) {
-  if (fd < 0) throw std::system_error(EBADF, std::generic_category(), "cannot watch fd " + std::to_string(fd));
+void EventLoop::set_io_handler(int fd, detail::IoHandler* handler, bool readable, bool writable) {
+  if (fd < 0)
+    throw std::system_error(EBADF, std::generic_category(),
+                            "cannot watch fd " + std::to_string(fd));
   auto& handlers = watchers_->handlers;
   const auto index = static_cast<std::size_t>(fd);
   if (handler == nullptr || (!readable && !writable)) {
@@ -187,9 +193,11 @@ void EventLoop::set_io_handler(int fd, detail::IoHandler* handler, bool readable
     return;
   }
   if (watchers_->by_fd.count(fd)) {
-    throw RuntimeError("fd " + std::to_string(fd) + " is already watched by add_reader()/add_writer()");
+    throw RuntimeError("fd " + std::to_string(fd) +
+                       " is already watched by add_reader()/add_writer()");
   }
-  if (index >= handlers.size()) handlers.resize(std::max<std::size_t>(index + 1, handlers.size() * 2));
+  if (index >= handlers.size())
+    handlers.resize(std::max<std::size_t>(index + 1, handlers.size() * 2));
   detail::HandlerWatch& w = handlers[index];
   if (w.handler == handler && w.readable == readable && w.writable == writable) return;
   reactor_->watch(fd, readable, writable);
@@ -225,8 +233,8 @@ void EventLoop::set_watcher(int fd, bool writer, detail::HandleState* h) {
 }
 
 namespace {
-bool remove_watcher(std::unordered_map<int, detail::Watch>& by_fd, detail::Reactor& reactor,
-                    int fd, bool writer) {
+bool remove_watcher(std::unordered_map<int, detail::Watch>& by_fd, detail::Reactor& reactor, int fd,
+                    bool writer) {
   auto it = by_fd.find(fd);
   if (it == by_fd.end()) return false;
   detail::HandleState*& slot = writer ? it->second.writer : it->second.reader;
@@ -250,8 +258,12 @@ bool remove_watcher(std::unordered_map<int, detail::Watch>& by_fd, detail::React
 }
 }  // namespace
 
-bool EventLoop::remove_reader(int fd) { return remove_watcher(watchers_->by_fd, *reactor_, fd, false); }
-bool EventLoop::remove_writer(int fd) { return remove_watcher(watchers_->by_fd, *reactor_, fd, true); }
+bool EventLoop::remove_reader(int fd) {
+  return remove_watcher(watchers_->by_fd, *reactor_, fd, false);
+}
+bool EventLoop::remove_writer(int fd) {
+  return remove_watcher(watchers_->by_fd, *reactor_, fd, true);
+}
 
 void EventLoop::poll_io(std::int64_t timeout_ns) {
   auto& ready = watchers_->ready;
@@ -299,21 +311,22 @@ void EventLoop::run_once() {
   if (!ready_.empty() || stopping_) {
     timeout_ns = 0;
   } else if (!timers_.empty()) {
-    timeout_ns = timers_.top()->when_ns - now_ns();
+    timeout_ns = timers_.top_when_ns() - now_ns();
     if (timeout_ns < 0) timeout_ns = 0;
   }
   // With callbacks ready and no fd watched, looking at the kernel can only find the wakeup
   // eventfd, whose work the atomic flag above already covers: skip the syscall.
   if (timeout_ns != 0 || !watchers_->empty()) {
+    if (timeout_ns != 0) ready_.release_burst_capacity();  // going idle
     poll_io(timeout_ns);
     if (threadsafe_pending_.load(std::memory_order_acquire)) drain_threadsafe_queue();
   }
 
   if (!timers_.empty()) {
     const std::int64_t now = now_ns();
-    while (!timers_.empty() && timers_.top()->when_ns <= now) {
+    while (!timers_.empty() && timers_.top_when_ns() <= now) {
       detail::TimerEntry* e = timers_.pop();
-      ready_.push({e->run, e->arg});
+      ready_.push({e->run, e});
     }
     if (timers_.empty()) timers_.shrink();
   }
@@ -353,7 +366,7 @@ void EventLoop::close() {
     threadsafe_closed_ = true;
   }
   // Tasks first: destroying their frames may schedule callbacks, which are discarded next.
-  while (detail::PendingTask* t = pending_tasks_.pop_front()) t->abandon();
+  while (detail::PendingTask* t = pending_tasks_.pop_front()) abandon_task_(t);
   while (detail::LoopCloseHook* h = close_hooks_.pop_front()) h->on_loop_close();
   drain_threadsafe_queue();
   while (!ready_.empty()) {
@@ -362,7 +375,7 @@ void EventLoop::close() {
   }
   while (!timers_.empty()) {
     detail::TimerEntry* e = timers_.pop();
-    e->run(e->arg, true);
+    e->run(e, true);
   }
   for (auto& [fd, watch] : watchers_->by_fd) {
     reactor_->unwatch(fd);

@@ -65,9 +65,8 @@ bool ConcurrentStateBase::set_running_or_notify_cancel() {
 std::unique_lock<std::mutex> ConcurrentStateBase::lock_for_completion() {
   std::unique_lock lock(mutex_);
   if (done_locked()) {
-    throw InvalidStateError(state_ == State::Finished
-                                ? "ConcurrentFuture is already finished"
-                                : "ConcurrentFuture is already cancelled");
+    throw InvalidStateError(state_ == State::Finished ? "ConcurrentFuture is already finished"
+                                                      : "ConcurrentFuture is already cancelled");
   }
   return lock;
 }
@@ -93,7 +92,8 @@ namespace {
 std::chrono::steady_clock::time_point deadline_after(Duration timeout) {
   using namespace std::chrono;
   const auto now = steady_clock::now();
-  const double max_s = duration_cast<duration<double>>(steady_clock::time_point::max() - now).count();
+  const double max_s =
+      duration_cast<duration<double>>(steady_clock::time_point::max() - now).count();
   if (!(timeout.count() < max_s)) return steady_clock::time_point::max();
   if (timeout.count() <= 0) return now;
   return now + duration_cast<steady_clock::duration>(timeout);
@@ -155,9 +155,8 @@ void ConcurrentStateBase::run_callbacks(std::vector<Callback> callbacks) {
     try {
       cb(self);
     } catch (...) {
-      report_without_loop({"exception calling callback for ConcurrentFuture",
-                           std::current_exception(),
-                           {}});
+      report_without_loop(
+          {"exception calling callback for ConcurrentFuture", std::current_exception(), {}});
     }
   }
 }

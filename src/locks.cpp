@@ -126,8 +126,7 @@ std::string Event::repr() const {
 
 namespace detail {
 
-ConditionWaitBase::ConditionWaitBase(Condition& cond) noexcept
-    : cond_(&cond), lock_(cond.lock_) {}
+ConditionWaitBase::ConditionWaitBase(Condition& cond) noexcept : cond_(&cond), lock_(cond.lock_) {}
 
 bool ConditionWaitBase::fail_unless_locked() {
   if (lock_->locked()) return false;
@@ -195,9 +194,8 @@ void ConditionWaitBase::resume_step() {
   if (orphaned) {  // the primitive is gone: nothing to re-acquire
     if (!cancelled_) {
       error_ = std::make_exception_ptr(RuntimeError(
-          at == Phase::Notify
-              ? "asyncio::Condition was destroyed while a task was waiting on it"
-              : "asyncio::Lock was destroyed while a task was waiting on it"));
+          at == Phase::Notify ? "asyncio::Condition was destroyed while a task was waiting on it"
+                              : "asyncio::Lock was destroyed while a task was waiting on it"));
     }
     finish();
     return;
@@ -285,7 +283,9 @@ void Condition::notify(std::size_t n) {
 }
 
 // Python: Condition.notify_all.
-void Condition::notify_all() { notify(waiters_.size()); }
+void Condition::notify_all() {
+  notify(waiters_.size());
+}
 
 std::string Condition::repr() const {
   return "<asyncio::Condition [" +
@@ -339,8 +339,7 @@ void Semaphore::bind(EventLoop& loop) {
 
 std::string Semaphore::repr() const {
   std::string extra = locked() ? "locked" : "unlocked, value:" + std::to_string(value_);
-  return std::string("<") + name() + " [" + detail::with_waiters(std::move(extra), waiters_) +
-         "]>";
+  return std::string("<") + name() + " [" + detail::with_waiters(std::move(extra), waiters_) + "]>";
 }
 
 // ---- Barrier ---------------------------------------------------------------------------------

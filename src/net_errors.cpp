@@ -21,11 +21,16 @@ class SslCategory final : public std::error_category {
   const char* name() const noexcept override { return "ssl"; }
   std::string message(int code) const override {
     switch (code) {
-      case 1: return "SSL error";                        // SSL_ERROR_SSL
-      case 5: return "SSL system call error";            // SSL_ERROR_SYSCALL
-      case 6: return "TLS/SSL connection has been closed (EOF)";  // SSL_ERROR_ZERO_RETURN
-      case 8: return "EOF occurred in violation of protocol";
-      default: return "SSL error " + std::to_string(code);
+      case 1:
+        return "SSL error";  // SSL_ERROR_SSL
+      case 5:
+        return "SSL system call error";  // SSL_ERROR_SYSCALL
+      case 6:
+        return "TLS/SSL connection has been closed (EOF)";  // SSL_ERROR_ZERO_RETURN
+      case 8:
+        return "EOF occurred in violation of protocol";
+      default:
+        return "SSL error " + std::to_string(code);
     }
   }
 };
@@ -70,6 +75,8 @@ std::exception_ptr make_os_error(int err, const std::string& what) {
   }
 }
 
-void throw_os_error(int err, const std::string& what) { std::rethrow_exception(make_os_error(err, what)); }
+void throw_os_error(int err, const std::string& what) {
+  std::rethrow_exception(make_os_error(err, what));
+}
 
 }  // namespace asyncio

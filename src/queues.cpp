@@ -20,7 +20,9 @@ void QueueWaiter::wait(std::coroutine_handle<> h) {
   task.suspend(h, this);
 }
 
-void QueueWaiter::schedule() noexcept { LoopAccess::schedule(task_->loop(), {&on_wake, this}); }
+void QueueWaiter::schedule() noexcept {
+  LoopAccess::schedule(task_->loop(), {&on_wake, this});
+}
 
 void QueueWaiter::wake() noexcept {
   state_ = State::Woken;

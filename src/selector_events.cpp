@@ -38,14 +38,17 @@ void Transport::writelines(std::span<const std::span<const std::byte>> chunks) {
 void Transport::writelines(std::initializer_list<std::string_view> chunks) {
   std::vector<std::span<const std::byte>> spans;
   spans.reserve(chunks.size());
-  for (std::string_view s : chunks) spans.emplace_back(reinterpret_cast<const std::byte*>(s.data()), s.size());
+  for (std::string_view s : chunks)
+    spans.emplace_back(reinterpret_cast<const std::byte*>(s.data()), s.size());
   writelines(std::span<const std::span<const std::byte>>(spans));
 }
 
 namespace detail {
 
 namespace {
-bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+bool would_block(int err) noexcept {
+  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
 
 bool is_os_error(const std::exception_ptr& e) noexcept {
   if (!e) return false;
@@ -76,7 +79,8 @@ std::pair<std::size_t, std::size_t> flowcontrol_limits(std::optional<std::size_t
   }
   lo = low ? *low : hi / 4;
   if (!(hi >= lo)) {
-    throw ValueError("high (" + std::to_string(hi) + ") must be >= low (" + std::to_string(lo) + ") must be >= 0");
+    throw ValueError("high (" + std::to_string(hi) + ") must be >= low (" + std::to_string(lo) +
+                     ") must be >= 0");
   }
   return {hi, lo};
 }
@@ -121,8 +125,12 @@ void WriteBuffer::clear() noexcept {
 // ---- SocketTransport -------------------------------------------------------------------------
 
 SocketTransport::SocketTransport(EventLoop& loop, Socket sock, std::shared_ptr<Protocol> protocol,
-                                 std::shared_ptr<ServerImpl> server, std::optional<SockAddr> peername)
-    : loop_(&loop), sock_(std::move(sock)), server_(std::move(server)), peername_(std::move(peername)) {
+                                 std::shared_ptr<ServerImpl> server,
+                                 std::optional<SockAddr> peername)
+    : loop_(&loop),
+      sock_(std::move(sock)),
+      server_(std::move(server)),
+      peername_(std::move(peername)) {
   set_protocol(std::move(protocol));
   if (server_) server_->attach();
   // Python's _set_nodelay: small writes go out at once (fails harmlessly on Unix sockets).
@@ -157,7 +165,8 @@ void SocketTransport::after_connection_made(Future<void> waiter) {
     try {
       protocol_->connection_made(*this);
     } catch (...) {
-      loop_->call_exception_handler({"Exception in callback Protocol.connection_made()", std::current_exception(), {}});
+      loop_->call_exception_handler(
+          {"Exception in callback Protocol.connection_made()", std::current_exception(), {}});
     }
   }
   started_reading_ = true;
@@ -239,7 +248,8 @@ void SocketTransport::read_ready() noexcept {
   ssize_t n = ::recv(sock_.fd(), buf.data(), buf.size(), 0);
   if (n < 0) {
     if (would_block(errno)) return;
-    fatal_error(make_os_error(errno, "Fatal read error on socket transport"), "Fatal read error on socket transport");
+    fatal_error(make_os_error(errno, "Fatal read error on socket transport"),
+                "Fatal read error on socket transport");
     return;
   }
   if (n == 0) {
@@ -265,7 +275,8 @@ void SocketTransport::read_ready_buffered() noexcept {
   ssize_t n = ::recv(sock_.fd(), buf.data(), buf.size(), 0);
   if (n < 0) {
     if (would_block(errno)) return;
-    fatal_error(make_os_error(errno, "Fatal read error on socket transport"), "Fatal read error on socket transport");
+    fatal_error(make_os_error(errno, "Fatal read error on socket transport"),
+                "Fatal read error on socket transport");
     return;
   }
   if (n == 0) {
@@ -334,7 +345,7 @@ void SocketTransport::writelines(std::span<const std::span<const std::byte>> chu
     ++conn_lost_;
     return;
   }
-  std::size_t first = 0;  // first chunk not fully sent
+  std::size_t first = 0;   // first chunk not fully sent
   std::size_t offset = 0;  // bytes of it already sent
   if (buffer_.empty()) {
     iovec iov[64];
@@ -381,7 +392,8 @@ void SocketTransport::write_ready() noexcept {
     int err = errno;
     buffer_.clear();
     update_interest();
-    fatal_error(make_os_error(err, "Fatal write error on socket transport"), "Fatal write error on socket transport");
+    fatal_error(make_os_error(err, "Fatal write error on socket transport"),
+                "Fatal write error on socket transport");
     return;
   }
   buffer_.consume(static_cast<std::size_t>(n));
@@ -404,7 +416,8 @@ void SocketTransport::write_ready() noexcept {
 void SocketTransport::write_eof() {
   if (closing_ || eof_) return;
   eof_ = true;
-  if (buffer_.empty() && ::shutdown(sock_.fd(), SHUT_WR) != 0) throw_os_error(errno, "shutdown(SHUT_WR)");
+  if (buffer_.empty() && ::shutdown(sock_.fd(), SHUT_WR) != 0)
+    throw_os_error(errno, "shutdown(SHUT_WR)");
 }
 
 void SocketTransport::pause_reading() {
@@ -419,7 +432,8 @@ void SocketTransport::resume_reading() {
   update_interest();
 }
 
-void SocketTransport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
+void SocketTransport::set_write_buffer_limits(std::optional<std::size_t> high,
+                                              std::optional<std::size_t> low) {
   auto [hi, lo] = flowcontrol_limits(high, low);
   high_water_ = hi;
   low_water_ = lo;
@@ -433,7 +447,8 @@ void SocketTransport::maybe_pause_protocol() {
     try {
       protocol_->pause_writing();
     } catch (...) {
-      loop_->call_exception_handler({"protocol.pause_writing() failed", std::current_exception(), {}});
+      loop_->call_exception_handler(
+          {"protocol.pause_writing() failed", std::current_exception(), {}});
     }
   }
 }
@@ -444,7 +459,8 @@ void SocketTransport::maybe_resume_protocol() {
     try {
       protocol_->resume_writing();
     } catch (...) {
-      loop_->call_exception_handler({"protocol.resume_writing() failed", std::current_exception(), {}});
+      loop_->call_exception_handler(
+          {"protocol.resume_writing() failed", std::current_exception(), {}});
     }
   }
 }
@@ -456,9 +472,10 @@ void SocketTransport::close() {
   if (buffer_.empty()) {
     ++conn_lost_;
     update_interest();
-    loop_->call_soon([self = self_ ? self_ : std::static_pointer_cast<SocketTransport>(shared_from_this())] {
-      self->call_connection_lost(nullptr, false);
-    });
+    loop_->call_soon(
+        [self = self_ ? self_ : std::static_pointer_cast<SocketTransport>(shared_from_this())] {
+          self->call_connection_lost(nullptr, false);
+        });
   }
 }
 
@@ -468,8 +485,9 @@ void SocketTransport::force_close(std::exception_ptr exc) {
   closing_ = true;
   ++conn_lost_;
   update_interest();
-  loop_->call_soon([self = self_ ? self_ : std::static_pointer_cast<SocketTransport>(shared_from_this()),
-                    exc = std::move(exc)] { self->call_connection_lost(exc, false); });
+  loop_->call_soon(
+      [self = self_ ? self_ : std::static_pointer_cast<SocketTransport>(shared_from_this()),
+       exc = std::move(exc)] { self->call_connection_lost(exc, false); });
 }
 
 void SocketTransport::fatal_error(std::exception_ptr exc, const char* message) noexcept {
@@ -488,7 +506,8 @@ void SocketTransport::call_connection_lost(std::exception_ptr exc, bool from_io)
     try {
       protocol_->connection_lost(exc);
     } catch (...) {
-      loop_->call_exception_handler({"Exception in callback Protocol.connection_lost()", std::current_exception(), {}});
+      loop_->call_exception_handler(
+          {"Exception in callback Protocol.connection_lost()", std::current_exception(), {}});
     }
   }
   if (watch_read_ || watch_write_) {
@@ -542,7 +561,10 @@ void SocketTransport::on_loop_close() noexcept {
 DatagramSocketTransport::DatagramSocketTransport(EventLoop& loop, Socket sock,
                                                  std::shared_ptr<DatagramProtocol> protocol,
                                                  std::optional<SockAddr> address)
-    : loop_(&loop), sock_(std::move(sock)), protocol_(std::move(protocol)), address_(std::move(address)) {
+    : loop_(&loop),
+      sock_(std::move(sock)),
+      protocol_(std::move(protocol)),
+      address_(std::move(address)) {
   LoopAccess::add_close_hook(loop, this);
 }
 
@@ -567,7 +589,9 @@ void DatagramSocketTransport::start(Future<void> waiter) {
         self->protocol_->connection_made(*self);
       } catch (...) {
         self->loop_->call_exception_handler(
-            {"Exception in callback DatagramProtocol.connection_made()", std::current_exception(), {}});
+            {"Exception in callback DatagramProtocol.connection_made()",
+             std::current_exception(),
+             {}});
       }
     }
     self->started_ = true;
@@ -610,7 +634,8 @@ void DatagramSocketTransport::update_interest() noexcept {
     watch_write_ = want_write;
   } catch (...) {
     watch_read_ = watch_write_ = false;
-    if (conn_lost_ == 0) fatal_error(std::current_exception(), "Fatal error: cannot watch the socket");
+    if (conn_lost_ == 0)
+      fatal_error(std::current_exception(), "Fatal error: cannot watch the socket");
   }
 }
 
@@ -658,14 +683,16 @@ void DatagramSocketTransport::sendto(std::span<const std::byte> data, const Sock
   if (buffer_head_ == buffer_.size()) {
     ssize_t n = (addr == nullptr || addr->empty())
                     ? ::send(sock_.fd(), data.data(), data.size(), MSG_NOSIGNAL)
-                    : ::sendto(sock_.fd(), data.data(), data.size(), MSG_NOSIGNAL, addr->data(), addr->size());
+                    : ::sendto(sock_.fd(), data.data(), data.size(), MSG_NOSIGNAL, addr->data(),
+                               addr->size());
     if (n >= 0) return;
     if (!would_block(errno)) {
       int err = errno;
       try {
         protocol_->error_received(make_os_error(err, "sendto"));
       } catch (...) {
-        fatal_error(std::current_exception(), "Fatal error: protocol.error_received() call failed.");
+        fatal_error(std::current_exception(),
+                    "Fatal error: protocol.error_received() call failed.");
       }
       return;
     }
@@ -683,8 +710,8 @@ void DatagramSocketTransport::write_ready() noexcept {
   while (buffer_head_ < buffer_.size()) {
     Pending& p = buffer_[buffer_head_];
     ssize_t n = p.addr.empty() ? ::send(sock_.fd(), p.data.data(), p.data.size(), MSG_NOSIGNAL)
-                               : ::sendto(sock_.fd(), p.data.data(), p.data.size(), MSG_NOSIGNAL, p.addr.data(),
-                                          p.addr.size());
+                               : ::sendto(sock_.fd(), p.data.data(), p.data.size(), MSG_NOSIGNAL,
+                                          p.addr.data(), p.addr.size());
     if (n < 0 && would_block(errno)) break;
     buffer_size_ -= p.data.size();
     ++buffer_head_;
@@ -693,7 +720,8 @@ void DatagramSocketTransport::write_ready() noexcept {
       try {
         protocol_->error_received(make_os_error(err, "sendto"));
       } catch (...) {
-        fatal_error(std::current_exception(), "Fatal error: protocol.error_received() call failed.");
+        fatal_error(std::current_exception(),
+                    "Fatal error: protocol.error_received() call failed.");
       }
       return;
     }
@@ -725,7 +753,8 @@ void DatagramSocketTransport::maybe_pause_protocol() {
   try {
     protocol_->pause_writing();
   } catch (...) {
-    loop_->call_exception_handler({"protocol.pause_writing() failed", std::current_exception(), {}});
+    loop_->call_exception_handler(
+        {"protocol.pause_writing() failed", std::current_exception(), {}});
   }
 }
 
@@ -735,7 +764,8 @@ void DatagramSocketTransport::maybe_resume_protocol() {
     try {
       protocol_->resume_writing();
     } catch (...) {
-      loop_->call_exception_handler({"protocol.resume_writing() failed", std::current_exception(), {}});
+      loop_->call_exception_handler(
+          {"protocol.resume_writing() failed", std::current_exception(), {}});
     }
   }
 }
@@ -747,7 +777,8 @@ void DatagramSocketTransport::close() {
   if (buffer_head_ == buffer_.size()) {
     ++conn_lost_;
     update_interest();
-    auto keep = self_ ? self_ : std::static_pointer_cast<DatagramSocketTransport>(shared_from_this());
+    auto keep =
+        self_ ? self_ : std::static_pointer_cast<DatagramSocketTransport>(shared_from_this());
     loop_->call_soon([keep] { keep->call_connection_lost(nullptr); });
   }
 }
@@ -779,7 +810,9 @@ void DatagramSocketTransport::call_connection_lost(std::exception_ptr exc) noexc
     try {
       protocol_->connection_lost(exc);
     } catch (...) {
-      loop_->call_exception_handler({"Exception in callback DatagramProtocol.connection_lost()", std::current_exception(), {}});
+      loop_->call_exception_handler({"Exception in callback DatagramProtocol.connection_lost()",
+                                     std::current_exception(),
+                                     {}});
     }
   }
   if (watch_read_ || watch_write_) {
@@ -792,7 +825,8 @@ void DatagramSocketTransport::call_connection_lost(std::exception_ptr exc) noexc
   sock_.close();
   protocol_.reset();
   unlink();
-  std::shared_ptr<DatagramSocketTransport> keep = std::move(self_);  // callers hold another reference
+  std::shared_ptr<DatagramSocketTransport> keep =
+      std::move(self_);  // callers hold another reference
 }
 
 void DatagramSocketTransport::on_loop_close() noexcept {
@@ -857,14 +891,16 @@ void Acceptor::on_io(bool readable, bool /*writable*/) noexcept {
             try {
               self->start();
             } catch (...) {
-              server->loop_->call_exception_handler({"cannot resume accepting", std::current_exception(), {}});
+              server->loop_->call_exception_handler(
+                  {"cannot resume accepting", std::current_exception(), {}});
             }
           });
         } catch (...) {
         }
         return;
       }
-      server_->loop_->call_exception_handler({"Exception in accept()", make_os_error(err, "accept"), {}});
+      server_->loop_->call_exception_handler(
+          {"Exception in accept()", make_os_error(err, "accept"), {}});
       return;
     }
     addr.set_size(len);
@@ -875,7 +911,8 @@ void Acceptor::on_io(bool readable, bool /*writable*/) noexcept {
 // ---- ServerImpl ------------------------------------------------------------------------------
 
 ServerImpl::ServerImpl(EventLoop& loop, std::vector<Socket> sockets, ProtocolFactory factory,
-                       std::shared_ptr<SSLContext> ssl, int backlog, std::optional<Duration> ssl_handshake_timeout,
+                       std::shared_ptr<SSLContext> ssl, int backlog,
+                       std::optional<Duration> ssl_handshake_timeout,
                        std::optional<Duration> ssl_shutdown_timeout)
     : loop_(&loop),
       factory_(std::move(factory)),
@@ -950,7 +987,8 @@ void ServerImpl::wakeup() {
 }
 
 Coro<void> ServerImpl::serve_forever() {
-  if (serving_forever_fut_) throw RuntimeError("server is already being awaited on serve_forever()");
+  if (serving_forever_fut_)
+    throw RuntimeError("server is already being awaited on serve_forever()");
   if (closed_) throw RuntimeError("server is closed");
   start_serving();
   serving_forever_fut_ = loop_->create_future<void>();
@@ -995,13 +1033,15 @@ void ServerImpl::accept_connection(Socket conn, const SockAddr& peer) noexcept {
     protocol = factory_();
     if (!protocol) throw RuntimeError("protocol factory returned null");
     if (ssl_) {
-      auto ssl_protocol = make_ssl_protocol(*loop_, std::move(protocol), ssl_, Future<void>(), /*server_side=*/true,
-                                            std::nullopt, /*call_connection_made=*/true, ssl_handshake_timeout_,
-                                            ssl_shutdown_timeout_);
-      auto t = std::make_shared<SocketTransport>(*loop_, std::move(conn), ssl_protocol, shared_from_this(), peer);
+      auto ssl_protocol = make_ssl_protocol(
+          *loop_, std::move(protocol), ssl_, Future<void>(), /*server_side=*/true, std::nullopt,
+          /*call_connection_made=*/true, ssl_handshake_timeout_, ssl_shutdown_timeout_);
+      auto t = std::make_shared<SocketTransport>(*loop_, std::move(conn), ssl_protocol,
+                                                 shared_from_this(), peer);
       t->start();
     } else {
-      auto t = std::make_shared<SocketTransport>(*loop_, std::move(conn), std::move(protocol), shared_from_this(), peer);
+      auto t = std::make_shared<SocketTransport>(*loop_, std::move(conn), std::move(protocol),
+                                                 shared_from_this(), peer);
       t->start();
     }
   } catch (...) {
@@ -1020,9 +1060,15 @@ void ServerImpl::accept_connection(Socket conn, const SockAddr& peer) noexcept {
 
 // ---- Server (public handle) ------------------------------------------------------------------
 
-EventLoop& Server::get_loop() const { return impl_->loop(); }
-bool Server::is_serving() const noexcept { return impl_ && impl_->is_serving(); }
-std::vector<TransportSocket> Server::sockets() const { return impl_ ? impl_->sockets() : std::vector<TransportSocket>{}; }
+EventLoop& Server::get_loop() const {
+  return impl_->loop();
+}
+bool Server::is_serving() const noexcept {
+  return impl_ && impl_->is_serving();
+}
+std::vector<TransportSocket> Server::sockets() const {
+  return impl_ ? impl_->sockets() : std::vector<TransportSocket>{};
+}
 void Server::close() {
   if (impl_) impl_->close();
 }
@@ -1030,7 +1076,11 @@ Coro<void> Server::start_serving() {
   impl_->start_serving();
   co_await sleep(0s);  // let the registrations go through, as Python
 }
-Coro<void> Server::serve_forever() { return impl_->serve_forever(); }
-Coro<void> Server::wait_closed() { return impl_->wait_closed(); }
+Coro<void> Server::serve_forever() {
+  return impl_->serve_forever();
+}
+Coro<void> Server::wait_closed() {
+  return impl_->wait_closed();
+}
 
 }  // namespace asyncio

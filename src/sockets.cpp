@@ -70,7 +70,8 @@ SockAddr SockAddr::unix_path(std::string_view path) {
 std::string SockAddr::host() const {
   char buf[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {
-    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf,
+                sizeof buf);
     return buf;
   }
   if (family() == AF_INET6) {
@@ -93,14 +94,16 @@ std::string SockAddr::host() const {
 
 std::uint16_t SockAddr::port() const noexcept {
   if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
-  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+  if (family() == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
   return 0;
 }
 
 std::string SockAddr::path() const {
   if (family() != AF_UNIX) return {};
   const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
-  std::size_t n = len_ > offsetof(sockaddr_un, sun_path) ? len_ - offsetof(sockaddr_un, sun_path) : 0;
+  std::size_t n =
+      len_ > offsetof(sockaddr_un, sun_path) ? len_ - offsetof(sockaddr_un, sun_path) : 0;
   if (n == 0) return {};
   if (un->sun_path[0] == '\0') return std::string(un->sun_path, n);  // abstract
   return std::string(un->sun_path, ::strnlen(un->sun_path, n));
@@ -113,7 +116,8 @@ std::string SockAddr::to_string() const {
     case AF_INET6: {
       const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage_);
       return "('" + host() + "', " + std::to_string(port()) + ", " +
-             std::to_string(ntohl(v6->sin6_flowinfo)) + ", " + std::to_string(v6->sin6_scope_id) + ")";
+             std::to_string(ntohl(v6->sin6_flowinfo)) + ", " + std::to_string(v6->sin6_scope_id) +
+             ")";
     }
     case AF_UNIX:
       return "'" + path() + "'";
@@ -141,7 +145,8 @@ void Socket::close() noexcept {
 }
 
 void Socket::bind(const SockAddr& addr) const {
-  if (::bind(fd_, addr.data(), addr.size()) != 0) throw_os_error(errno, "bind(" + addr.to_string() + ")");
+  if (::bind(fd_, addr.data(), addr.size()) != 0)
+    throw_os_error(errno, "bind(" + addr.to_string() + ")");
 }
 
 void Socket::listen(int backlog) const {
@@ -151,7 +156,9 @@ void Socket::listen(int backlog) const {
 void Socket::setsockopt(int level, int option, int value) const {
   TransportSocket(fd_).setsockopt(level, option, value);
 }
-int Socket::getsockopt(int level, int option) const { return TransportSocket(fd_).getsockopt(level, option); }
+int Socket::getsockopt(int level, int option) const {
+  return TransportSocket(fd_).getsockopt(level, option);
+}
 
 void Socket::setblocking(bool blocking) const {
   int flags = ::fcntl(fd_, F_GETFL);
@@ -164,13 +171,25 @@ void Socket::shutdown(int how) const {
   if (::shutdown(fd_, how) != 0) throw_os_error(errno, "shutdown()");
 }
 
-SockAddr Socket::getsockname() const { return TransportSocket(fd_).getsockname(); }
-SockAddr Socket::getpeername() const { return TransportSocket(fd_).getpeername(); }
-int Socket::family() const { return TransportSocket(fd_).family(); }
-int Socket::type() const { return TransportSocket(fd_).type(); }
+SockAddr Socket::getsockname() const {
+  return TransportSocket(fd_).getsockname();
+}
+SockAddr Socket::getpeername() const {
+  return TransportSocket(fd_).getpeername();
+}
+int Socket::family() const {
+  return TransportSocket(fd_).family();
+}
+int Socket::type() const {
+  return TransportSocket(fd_).type();
+}
 
-int TransportSocket::family() const { return getsockopt(SOL_SOCKET, SO_DOMAIN); }
-int TransportSocket::type() const { return getsockopt(SOL_SOCKET, SO_TYPE); }
+int TransportSocket::family() const {
+  return getsockopt(SOL_SOCKET, SO_DOMAIN);
+}
+int TransportSocket::type() const {
+  return getsockopt(SOL_SOCKET, SO_TYPE);
+}
 
 SockAddr TransportSocket::getsockname() const {
   SockAddr a;
@@ -196,7 +215,8 @@ int TransportSocket::getsockopt(int level, int option) const {
 }
 
 void TransportSocket::setsockopt(int level, int option, int value) const {
-  if (::setsockopt(fd_, level, option, &value, sizeof value) != 0) throw_os_error(errno, "setsockopt()");
+  if (::setsockopt(fd_, level, option, &value, sizeof value) != 0)
+    throw_os_error(errno, "setsockopt()");
 }
 
 // ---- Name resolution -------------------------------------------------------------------------
@@ -204,7 +224,9 @@ void TransportSocket::setsockopt(int level, int option, int value) const {
 namespace detail {
 
 namespace {
-std::string quote(const std::string& s) { return s.empty() ? std::string("None") : "'" + s + "'"; }
+std::string quote(const std::string& s) {
+  return s.empty() ? std::string("None") : "'" + s + "'";
+}
 }  // namespace
 
 std::vector<AddrInfo> getaddrinfo_blocking(const std::string& host, const std::string& port,
@@ -215,8 +237,8 @@ std::vector<AddrInfo> getaddrinfo_blocking(const std::string& host, const std::s
   hints.ai_protocol = protocol;
   hints.ai_flags = flags;
   addrinfo* res = nullptr;
-  int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.empty() ? nullptr : port.c_str(),
-                         &hints, &res);
+  int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(),
+                         port.empty() ? nullptr : port.c_str(), &hints, &res);
   if (rc != 0) {
     std::string what = "getaddrinfo(" + quote(host) + ", " + quote(port) + ")";
     if (rc == EAI_SYSTEM) throw_os_error(errno, what);
@@ -254,7 +276,8 @@ std::optional<AddrInfo> ipaddr_info(const std::string& host, const std::string& 
     if (end == port.c_str() || *end != '\0' || p > 65535) return std::nullopt;  // a service name
   }
   if (host.find('%') != std::string::npos) return std::nullopt;
-  const int afs[2] = {family == AF_UNSPEC ? AF_INET : family, family == AF_UNSPEC ? AF_INET6 : AF_UNSPEC};
+  const int afs[2] = {family == AF_UNSPEC ? AF_INET : family,
+                      family == AF_UNSPEC ? AF_INET6 : AF_UNSPEC};
   for (int af : afs) {
     if (af == AF_UNSPEC) continue;
     unsigned char buf[sizeof(in6_addr)];
@@ -306,7 +329,9 @@ Coro<std::pair<std::string, std::string>> getnameinfo(SockAddr addr, int flags) 
 namespace detail {
 
 namespace {
-bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+bool would_block(int err) noexcept {
+  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
 }  // namespace
 
 /// How sock_* awaiters share an fd's IoHandler slot (at most one reader and one writer).
@@ -325,7 +350,8 @@ struct SockOpRegistry {
     }
     if (other->writes_ == op.writes_ || other->peer_ != nullptr) {
       throw RuntimeError(std::string(what) + "() called while another coroutine is already " +
-                         (op.writes_ ? "writing to" : "reading from") + " fd " + std::to_string(op.fd_));
+                         (op.writes_ ? "writing to" : "reading from") + " fd " +
+                         std::to_string(op.fd_));
     }
     LoopAccess::watch_io(loop, op.fd_, other, true, true);
     other->peer_ = &op;
@@ -335,7 +361,8 @@ struct SockOpRegistry {
 
   static void rewatch(SockOp& survivor) noexcept {
     try {
-      LoopAccess::watch_io(*survivor.loop_, survivor.fd_, &survivor, !survivor.writes_, survivor.writes_);
+      LoopAccess::watch_io(*survivor.loop_, survivor.fd_, &survivor, !survivor.writes_,
+                           survivor.writes_);
       survivor.primary_ = true;
     } catch (...) {
       // The fd was closed behind our back; the survivor's next attempt reports it.
@@ -365,13 +392,16 @@ SockOp::~SockOp() {
   if (state_ == State::Waiting) unregister();
 }
 
-void SockOp::unregister() noexcept { SockOpRegistry::remove(*this); }
+void SockOp::unregister() noexcept {
+  SockOpRegistry::remove(*this);
+}
 
 bool SockOp::try_now(const char* what) {
   EventLoop& loop = get_running_loop();
   if (LoopAccess::debug(loop)) {
     int flags = ::fcntl(fd_, F_GETFL);
-    if (flags >= 0 && (flags & O_NONBLOCK) == 0) throw ValueError("the socket must be non-blocking");
+    if (flags >= 0 && (flags & O_NONBLOCK) == 0)
+      throw ValueError("the socket must be non-blocking");
   }
   (void)what;
   if (attempt()) {
@@ -470,7 +500,8 @@ bool SockConnect::await_ready() {
   EventLoop& loop = get_running_loop();
   if (LoopAccess::debug(loop)) {
     int flags = ::fcntl(fd_, F_GETFL);
-    if (flags >= 0 && (flags & O_NONBLOCK) == 0) throw ValueError("the socket must be non-blocking");
+    if (flags >= 0 && (flags & O_NONBLOCK) == 0)
+      throw ValueError("the socket must be non-blocking");
   }
   started_ = true;
   if (::connect(fd_, addr_.data(), addr_.size()) == 0) return true;

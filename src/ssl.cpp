@@ -22,7 +22,8 @@ std::string reason_code(unsigned long e) {
   const char* reason = ERR_reason_error_string(e);
   std::string r = reason ? reason : "unknown error";
   std::string code = r;
-  for (char& c : code) c = c == ' ' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char& c : code)
+    c = c == ' ' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   const char* lib = ERR_lib_error_string(e);
   std::string l = lib ? lib : "SSL";
   if (l == "SSL routines") l = "SSL";
@@ -39,14 +40,18 @@ std::string reason_code(unsigned long e) {
 
 bool is_ip_address(const std::string& host) {
   unsigned char buf[16];
-  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 int tls_version(TLSVersion v) {
   switch (v) {
-    case TLSVersion::TLSv1_2: return TLS1_2_VERSION;
-    case TLSVersion::TLSv1_3: return TLS1_3_VERSION;
-    default: return 0;
+    case TLSVersion::TLSv1_2:
+      return TLS1_2_VERSION;
+    case TLSVersion::TLSv1_3:
+      return TLS1_3_VERSION;
+    default:
+      return 0;
   }
 }
 
@@ -99,12 +104,16 @@ SSLContext::SSLContext(Protocol protocol) : protocol_(protocol) {
   }
 }
 
-SSLContext::~SSLContext() { SSL_CTX_free(ctx_); }
+SSLContext::~SSLContext() {
+  SSL_CTX_free(ctx_);
+}
 
-std::shared_ptr<SSLContext> SSLContext::create_default_context(Purpose purpose, std::optional<std::string> cafile,
+std::shared_ptr<SSLContext> SSLContext::create_default_context(Purpose purpose,
+                                                               std::optional<std::string> cafile,
                                                                std::optional<std::string> capath,
                                                                std::optional<std::string> cadata) {
-  auto ctx = std::make_shared<SSLContext>(purpose == Purpose::SERVER_AUTH ? TLS_CLIENT : TLS_SERVER);
+  auto ctx =
+      std::make_shared<SSLContext>(purpose == Purpose::SERVER_AUTH ? TLS_CLIENT : TLS_SERVER);
   if (cafile || capath || cadata) {
     ctx->load_verify_locations(cafile, capath, cadata);
   } else if (ctx->verify_mode() != VerifyMode::CERT_NONE) {
@@ -135,11 +144,14 @@ void SSLContext::load_cert_chain(const std::string& certfile, std::optional<std:
   if (SSL_CTX_check_private_key(ctx_) != 1) throw_ssl("private key does not match the certificate");
 }
 
-void SSLContext::load_verify_locations(std::optional<std::string> cafile, std::optional<std::string> capath,
+void SSLContext::load_verify_locations(std::optional<std::string> cafile,
+                                       std::optional<std::string> capath,
                                        std::optional<std::string> cadata) {
-  if (!cafile && !capath && !cadata) throw ValueError("cafile, capath and cadata cannot be all omitted");
+  if (!cafile && !capath && !cadata)
+    throw ValueError("cafile, capath and cadata cannot be all omitted");
   if (cafile || capath) {
-    if (SSL_CTX_load_verify_locations(ctx_, cafile ? cafile->c_str() : nullptr, capath ? capath->c_str() : nullptr) != 1) {
+    if (SSL_CTX_load_verify_locations(ctx_, cafile ? cafile->c_str() : nullptr,
+                                      capath ? capath->c_str() : nullptr) != 1) {
       throw_ssl("cannot load verify locations");
     }
   }
@@ -159,7 +171,8 @@ void SSLContext::load_verify_locations(std::optional<std::string> cafile, std::o
 }
 
 void SSLContext::load_default_certs() {
-  if (SSL_CTX_set_default_verify_paths(ctx_) != 1) throw_ssl("cannot load the default CA certificates");
+  if (SSL_CTX_set_default_verify_paths(ctx_) != 1)
+    throw_ssl("cannot load the default CA certificates");
 }
 
 void SSLContext::set_check_hostname(bool value) {
@@ -196,11 +209,12 @@ void SSLContext::set_alpn_protocols(const std::vector<std::string>& protocols) {
   } else {
     SSL_CTX_set_alpn_select_cb(
         ctx_,
-        [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned inlen,
-           void* arg) -> int {
+        [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+           unsigned inlen, void* arg) -> int {
           auto* self = static_cast<SSLContext*>(arg);
           unsigned char* o = nullptr;
-          if (SSL_select_next_proto(&o, outlen, self->alpn_.data(), static_cast<unsigned>(self->alpn_.size()), in,
+          if (SSL_select_next_proto(&o, outlen, self->alpn_.data(),
+                                    static_cast<unsigned>(self->alpn_.size()), in,
                                     inlen) != OPENSSL_NPN_NEGOTIATED) {
             return SSL_TLSEXT_ERR_NOACK;
           }
@@ -211,15 +225,22 @@ void SSLContext::set_alpn_protocols(const std::vector<std::string>& protocols) {
   }
 }
 
-void SSLContext::set_minimum_version(TLSVersion v) { SSL_CTX_set_min_proto_version(ctx_, tls_version(v)); }
-void SSLContext::set_maximum_version(TLSVersion v) { SSL_CTX_set_max_proto_version(ctx_, tls_version(v)); }
+void SSLContext::set_minimum_version(TLSVersion v) {
+  SSL_CTX_set_min_proto_version(ctx_, tls_version(v));
+}
+void SSLContext::set_maximum_version(TLSVersion v) {
+  SSL_CTX_set_max_proto_version(ctx_, tls_version(v));
+}
 
-ssl_st* SSLContext::new_ssl(bool server_side, const std::optional<std::string>& server_hostname) const {
+ssl_st* SSLContext::new_ssl(bool server_side,
+                            const std::optional<std::string>& server_hostname) const {
   if (!server_side && check_hostname_ && (!server_hostname || server_hostname->empty())) {
     throw ValueError("check_hostname requires server_hostname");
   }
-  if (server_side && protocol_ == TLS_CLIENT) throw ValueError("a TLS_CLIENT context cannot be used server side");
-  if (!server_side && protocol_ == TLS_SERVER) throw ValueError("a TLS_SERVER context cannot be used client side");
+  if (server_side && protocol_ == TLS_CLIENT)
+    throw ValueError("a TLS_CLIENT context cannot be used server side");
+  if (!server_side && protocol_ == TLS_SERVER)
+    throw ValueError("a TLS_SERVER context cannot be used client side");
   SSL* ssl = SSL_new(ctx_);
   if (!ssl) throw_ssl("SSL_new");
   if (server_side) {
@@ -260,13 +281,15 @@ std::exception_ptr make_ssl_error(ssl_st* ssl, int ssl_error, const std::string&
         const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
         host = sni ? sni : "";
       }
-      vmsg = (code == X509_V_ERR_IP_ADDRESS_MISMATCH ? "IP address mismatch, certificate is not valid for '"
-                                                      : "Hostname mismatch, certificate is not valid for '") +
+      vmsg = (code == X509_V_ERR_IP_ADDRESS_MISMATCH
+                  ? "IP address mismatch, certificate is not valid for '"
+                  : "Hostname mismatch, certificate is not valid for '") +
              host + "'.";
     }
     ERR_clear_error();
     return std::make_exception_ptr(SSLCertVerificationError(
-        code, vmsg, context + ": [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: " + vmsg));
+        code, vmsg,
+        context + ": [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: " + vmsg));
   }
   std::string msg = context;
   if (e != 0) {
@@ -294,13 +317,15 @@ PeerCertificate peer_certificate(ssl_st* ssl) {
     OPENSSL_free(hex);
     BN_free(bn);
   }
-  if (auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr))) {
+  if (auto* names = static_cast<GENERAL_NAMES*>(
+          X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr))) {
     for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
       if (gn->type == GEN_DNS) {
         const auto* s = ASN1_STRING_get0_data(gn->d.dNSName);
-        pc.subject_alt_names.push_back("DNS:" + std::string(reinterpret_cast<const char*>(s),
-                                                            static_cast<std::size_t>(ASN1_STRING_length(gn->d.dNSName))));
+        pc.subject_alt_names.push_back(
+            "DNS:" + std::string(reinterpret_cast<const char*>(s),
+                                 static_cast<std::size_t>(ASN1_STRING_length(gn->d.dNSName))));
       } else if (gn->type == GEN_IPADD) {
         const auto* d = ASN1_STRING_get0_data(gn->d.iPAddress);
         int len = ASN1_STRING_length(gn->d.iPAddress);

@@ -19,11 +19,16 @@ enum class AppState { INIT, CON_MADE, EOF_RECEIVED, CON_LOST };
 
 const char* state_name(SslState s) {
   switch (s) {
-    case SslState::UNWRAPPED: return "UNWRAPPED";
-    case SslState::DO_HANDSHAKE: return "DO_HANDSHAKE";
-    case SslState::WRAPPED: return "WRAPPED";
-    case SslState::FLUSHING: return "FLUSHING";
-    case SslState::SHUTDOWN: return "SHUTDOWN";
+    case SslState::UNWRAPPED:
+      return "UNWRAPPED";
+    case SslState::DO_HANDSHAKE:
+      return "DO_HANDSHAKE";
+    case SslState::WRAPPED:
+      return "WRAPPED";
+    case SslState::FLUSHING:
+      return "FLUSHING";
+    case SslState::SHUTDOWN:
+      return "SHUTDOWN";
   }
   return "?";
 }
@@ -59,31 +64,40 @@ class SSLAppTransport final : public Transport {
   using Transport::write;
   void writelines(std::span<const std::span<const std::byte>> chunks) override;
   using Transport::writelines;
-  void write_eof() override { throw RuntimeError("write_eof() is not supported by TLS transports"); }
+  void write_eof() override {
+    throw RuntimeError("write_eof() is not supported by TLS transports");
+  }
   bool can_write_eof() const noexcept override { return false; }
   void abort() override;
   std::size_t get_write_buffer_size() const noexcept override;
   std::pair<std::size_t, std::size_t> get_write_buffer_limits() const noexcept override;
-  void set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) override;
+  void set_write_buffer_limits(std::optional<std::size_t> high,
+                               std::optional<std::size_t> low) override;
 
   SSLProtocol* proto_;  // null once the TLS protocol is gone
   bool closed_ = false;
 };
 
-class SSLProtocol final : public BufferedProtocol, public std::enable_shared_from_this<SSLProtocol> {
+class SSLProtocol final : public BufferedProtocol,
+                          public std::enable_shared_from_this<SSLProtocol> {
  public:
-  SSLProtocol(EventLoop& loop, std::shared_ptr<Protocol> app_protocol, std::shared_ptr<SSLContext> context,
-              Future<void> waiter, bool server_side, std::optional<std::string> server_hostname,
-              bool call_connection_made, std::optional<Duration> handshake_timeout,
-              std::optional<Duration> shutdown_timeout)
-      : loop_(&loop), context_(std::move(context)), waiter_(std::move(waiter)), server_side_(server_side) {
+  SSLProtocol(EventLoop& loop, std::shared_ptr<Protocol> app_protocol,
+              std::shared_ptr<SSLContext> context, Future<void> waiter, bool server_side,
+              std::optional<std::string> server_hostname, bool call_connection_made,
+              std::optional<Duration> handshake_timeout, std::optional<Duration> shutdown_timeout)
+      : loop_(&loop),
+        context_(std::move(context)),
+        waiter_(std::move(waiter)),
+        server_side_(server_side) {
     handshake_timeout_ = handshake_timeout ? handshake_timeout->count() : kSslHandshakeTimeout;
     if (handshake_timeout_ <= 0) {
-      throw ValueError("ssl_handshake_timeout should be a positive number, got " + std::to_string(handshake_timeout_));
+      throw ValueError("ssl_handshake_timeout should be a positive number, got " +
+                       std::to_string(handshake_timeout_));
     }
     shutdown_timeout_ = shutdown_timeout ? shutdown_timeout->count() : kSslShutdownTimeout;
     if (shutdown_timeout_ <= 0) {
-      throw ValueError("ssl_shutdown_timeout should be a positive number, got " + std::to_string(shutdown_timeout_));
+      throw ValueError("ssl_shutdown_timeout should be a positive number, got " +
+                       std::to_string(shutdown_timeout_));
     }
     if (!context_) {
       if (server_side) throw ValueError("Server side SSL needs a valid SSLContext");
@@ -138,7 +152,8 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
       if (app_state_ == AppState::CON_MADE || app_state_ == AppState::EOF_RECEIVED) {
         app_state_ = AppState::CON_LOST;
         // The app transport stays valid until the app's connection_lost() returns.
-        loop_->call_soon([app = app_protocol_, t = app_transport, exc] { app->connection_lost(exc); });
+        loop_->call_soon(
+            [app = app_protocol_, t = app_transport, exc] { app->connection_lost(exc); });
       }
     }
     state_ = SslState::UNWRAPPED;
@@ -156,11 +171,20 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
   void buffer_updated(std::size_t nbytes) override {
     BIO_write(in_, shared_read_buffer().data(), static_cast<int>(nbytes));
     switch (state_) {
-      case SslState::DO_HANDSHAKE: do_handshake(); break;
-      case SslState::WRAPPED: do_read(); break;
-      case SslState::FLUSHING: do_flush(); break;
-      case SslState::SHUTDOWN: do_shutdown(); break;
-      case SslState::UNWRAPPED: break;
+      case SslState::DO_HANDSHAKE:
+        do_handshake();
+        break;
+      case SslState::WRAPPED:
+        do_read();
+        break;
+      case SslState::FLUSHING:
+        do_flush();
+        break;
+      case SslState::SHUTDOWN:
+        do_shutdown();
+        break;
+      case SslState::UNWRAPPED:
+        break;
     }
   }
 
@@ -169,8 +193,8 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
     try {
       switch (state_) {
         case SslState::DO_HANDSHAKE:
-          on_handshake_complete(std::make_exception_ptr(
-              ConnectionResetError(ECONNRESET, "the peer closed the connection during the TLS handshake")));
+          on_handshake_complete(std::make_exception_ptr(ConnectionResetError(
+              ECONNRESET, "the peer closed the connection during the TLS handshake")));
           break;
         case SslState::WRAPPED:
           set_state(SslState::FLUSHING);
@@ -223,7 +247,8 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
   }
 
   void write_appdata(std::span<const std::span<const std::byte>> chunks) {
-    if (state_ == SslState::FLUSHING || state_ == SslState::SHUTDOWN || state_ == SslState::UNWRAPPED) {
+    if (state_ == SslState::FLUSHING || state_ == SslState::SHUTDOWN ||
+        state_ == SslState::UNWRAPPED) {
       if (conn_lost_ >= kLogThresholdForConnlostWrites && loop_->get_debug()) {
         std::fprintf(stderr, "asyncio: SSL connection is closed\n");
       }
@@ -246,7 +271,9 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
   }
 
   void start_shutdown() {
-    if (state_ == SslState::FLUSHING || state_ == SslState::SHUTDOWN || state_ == SslState::UNWRAPPED) return;
+    if (state_ == SslState::FLUSHING || state_ == SslState::SHUTDOWN ||
+        state_ == SslState::UNWRAPPED)
+      return;
     if (app_transport_) app_transport_->closed_ = true;
     if (state_ == SslState::DO_HANDSHAKE) {
       abort_connection();
@@ -306,7 +333,8 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
                    (state_ == SslState::WRAPPED && next == SslState::FLUSHING) ||
                    (state_ == SslState::FLUSHING && next == SslState::SHUTDOWN);
     if (!allowed) {
-      throw RuntimeError(std::string("cannot switch state from ") + state_name(state_) + " to " + state_name(next));
+      throw RuntimeError(std::string("cannot switch state from ") + state_name(state_) + " to " +
+                         state_name(next));
     }
     state_ = next;
   }
@@ -337,9 +365,11 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
   void check_handshake_timeout() {
     if (state_ != SslState::DO_HANDSHAKE) return;
     char msg[160];
-    std::snprintf(msg, sizeof msg, "SSL handshake is taking longer than %g seconds: aborting the connection",
+    std::snprintf(msg, sizeof msg,
+                  "SSL handshake is taking longer than %g seconds: aborting the connection",
                   handshake_timeout_);
-    fatal_error(std::make_exception_ptr(ConnectionAbortedError(ECONNABORTED, msg)), "SSL handshake timeout");
+    fatal_error(std::make_exception_ptr(ConnectionAbortedError(ECONNABORTED, msg)),
+                "SSL handshake timeout");
   }
 
   void do_handshake() {
@@ -372,7 +402,8 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
         cert = true;
       } catch (...) {
       }
-      fatal_error(exc, cert ? "SSL handshake failed on verifying the certificate" : "SSL handshake failed");
+      fatal_error(
+          exc, cert ? "SSL handshake failed on verifying the certificate" : "SSL handshake failed");
       wakeup_waiter(exc);
       return;
     }
@@ -440,7 +471,8 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
   /// SSL_write of one chunk; returns how much OpenSSL took (0 when it needs to read first).
   std::size_t ssl_write(std::span<const std::byte> data) {
     ERR_clear_error();
-    int n = SSL_write(ssl_, data.data(), static_cast<int>(std::min<std::size_t>(data.size(), INT_MAX)));
+    int n =
+        SSL_write(ssl_, data.data(), static_cast<int>(std::min<std::size_t>(data.size(), INT_MAX)));
     if (n > 0) return static_cast<std::size_t>(n);
     int err = SSL_get_error(ssl_, n);
     if (again(err)) return 0;
@@ -517,7 +549,8 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
       if (filled == buf.size()) {
         app_protocol_->data_received(buf.first(filled));
         filled = 0;
-        if (app_reading_paused_ || !app_protocol_ || (state_ != SslState::WRAPPED && state_ != SslState::FLUSHING)) {
+        if (app_reading_paused_ || !app_protocol_ ||
+            (state_ != SslState::WRAPPED && state_ != SslState::FLUSHING)) {
           return;
         }
       }
@@ -537,7 +570,8 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
   }
 
   void do_read_buffered() {
-    std::span<std::byte> buf = app_buffered_->get_buffer(static_cast<std::ptrdiff_t>(BIO_ctrl_pending(in_)));
+    std::span<std::byte> buf =
+        app_buffered_->get_buffer(static_cast<std::ptrdiff_t>(BIO_ctrl_pending(in_)));
     if (buf.empty()) throw RuntimeError("get_buffer() returned an empty buffer");
     std::size_t offset = 0;
     bool eof = false;
@@ -569,7 +603,8 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
     try {
       bool keep_open = app_protocol_->eof_received();
       if (keep_open && loop_->get_debug()) {
-        std::fprintf(stderr, "asyncio: returning true from eof_received() has no effect when using ssl\n");
+        std::fprintf(stderr,
+                     "asyncio: returning true from eof_received() has no effect when using ssl\n");
       }
     } catch (...) {
       fatal_error(std::current_exception(), "Error calling eof_received()");
@@ -586,14 +621,16 @@ class SSLProtocol final : public BufferedProtocol, public std::enable_shared_fro
       try {
         if (app_protocol_) app_protocol_->pause_writing();
       } catch (...) {
-        loop_->call_exception_handler({"protocol.pause_writing() failed", std::current_exception(), {}});
+        loop_->call_exception_handler(
+            {"protocol.pause_writing() failed", std::current_exception(), {}});
       }
     } else if (size <= outgoing_low_ && app_writing_paused_) {
       app_writing_paused_ = false;
       try {
         if (app_protocol_) app_protocol_->resume_writing();
       } catch (...) {
-        loop_->call_exception_handler({"protocol.resume_writing() failed", std::current_exception(), {}});
+        loop_->call_exception_handler(
+            {"protocol.resume_writing() failed", std::current_exception(), {}});
       }
     }
   }
@@ -670,7 +707,9 @@ std::shared_ptr<BaseProtocol> SSLAppTransport::get_protocol() const {
   return proto_ ? proto_->app_protocol_ : nullptr;
 }
 
-bool SSLAppTransport::is_reading() const noexcept { return proto_ && !proto_->app_reading_paused_; }
+bool SSLAppTransport::is_reading() const noexcept {
+  return proto_ && !proto_->app_reading_paused_;
+}
 void SSLAppTransport::pause_reading() {
   if (proto_) proto_->pause_reading();
 }
@@ -692,28 +731,31 @@ void SSLAppTransport::abort() {
   if (proto_) proto_->abort_connection();
 }
 
-std::size_t SSLAppTransport::get_write_buffer_size() const noexcept { return proto_ ? proto_->write_buffer_size() : 0; }
+std::size_t SSLAppTransport::get_write_buffer_size() const noexcept {
+  return proto_ ? proto_->write_buffer_size() : 0;
+}
 
 std::pair<std::size_t, std::size_t> SSLAppTransport::get_write_buffer_limits() const noexcept {
   if (!proto_) return {0, 0};
   return {proto_->outgoing_low_, proto_->outgoing_high_};
 }
 
-void SSLAppTransport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
+void SSLAppTransport::set_write_buffer_limits(std::optional<std::size_t> high,
+                                              std::optional<std::size_t> low) {
   if (proto_) proto_->set_write_buffer_limits(high, low);
 }
 
 }  // namespace
 
-std::shared_ptr<BufferedProtocol> make_ssl_protocol(EventLoop& loop, std::shared_ptr<Protocol> app_protocol,
-                                                    std::shared_ptr<SSLContext> context, Future<void> waiter,
-                                                    bool server_side, std::optional<std::string> server_hostname,
-                                                    bool call_connection_made,
-                                                    std::optional<Duration> ssl_handshake_timeout,
-                                                    std::optional<Duration> ssl_shutdown_timeout) {
-  auto p = std::make_shared<SSLProtocol>(loop, std::move(app_protocol), std::move(context), std::move(waiter),
-                                         server_side, std::move(server_hostname), call_connection_made,
-                                         ssl_handshake_timeout, ssl_shutdown_timeout);
+std::shared_ptr<BufferedProtocol> make_ssl_protocol(
+    EventLoop& loop, std::shared_ptr<Protocol> app_protocol, std::shared_ptr<SSLContext> context,
+    Future<void> waiter, bool server_side, std::optional<std::string> server_hostname,
+    bool call_connection_made, std::optional<Duration> ssl_handshake_timeout,
+    std::optional<Duration> ssl_shutdown_timeout) {
+  auto p = std::make_shared<SSLProtocol>(loop, std::move(app_protocol), std::move(context),
+                                         std::move(waiter), server_side, std::move(server_hostname),
+                                         call_connection_made, ssl_handshake_timeout,
+                                         ssl_shutdown_timeout);
   p->init_app_transport();
   return p;
 }

@@ -92,7 +92,8 @@ class StreamReaderImpl {
   /// Python's _wait_for_data prologue.
   void begin_wait(StreamReadAwaiter* w, const char* func_name) {
     if (waiter_) {
-      throw RuntimeError(std::string(func_name) + "() called while another coroutine is already waiting for incoming data");
+      throw RuntimeError(std::string(func_name) +
+                         "() called while another coroutine is already waiting for incoming data");
     }
     // Waiting for data while paused would deadlock (readexactly(n) with n > limit).
     if (paused_) {
@@ -118,10 +119,13 @@ namespace {
 const char* func_name(StreamReadAwaiter::Kind k) {
   switch (k) {
     case StreamReadAwaiter::Kind::Read:
-    case StreamReadAwaiter::Kind::ReadAll: return "read";
-    case StreamReadAwaiter::Kind::ReadExactly: return "readexactly";
+    case StreamReadAwaiter::Kind::ReadAll:
+      return "read";
+    case StreamReadAwaiter::Kind::ReadExactly:
+      return "readexactly";
     case StreamReadAwaiter::Kind::ReadUntil:
-    case StreamReadAwaiter::Kind::ReadLine: return "readuntil";
+    case StreamReadAwaiter::Kind::ReadLine:
+      return "readuntil";
   }
   return "read";
 }
@@ -244,7 +248,8 @@ std::string StreamReadAwaiter::complete() {
           std::string partial = r.take(r.size());  // EOF without the separator
           throw IncompleteReadError(std::move(partial), std::nullopt);
         }
-        if (isep_ > r.limit_) throw LimitOverrunError("Separator is found, but chunk is longer than limit", isep_);
+        if (isep_ > r.limit_)
+          throw LimitOverrunError("Separator is found, but chunk is longer than limit", isep_);
       } catch (const IncompleteReadError& e) {
         if (line) return e.partial();
         throw;
@@ -268,9 +273,11 @@ std::string StreamReadAwaiter::complete() {
 
 // ---- StreamReaderProtocol --------------------------------------------------------------------
 
-class StreamReaderProtocol final : public Protocol, public std::enable_shared_from_this<StreamReaderProtocol> {
+class StreamReaderProtocol final : public Protocol,
+                                   public std::enable_shared_from_this<StreamReaderProtocol> {
  public:
-  StreamReaderProtocol(std::shared_ptr<StreamReaderImpl> reader, std::shared_ptr<ClientConnectedCallback> cb)
+  StreamReaderProtocol(std::shared_ptr<StreamReaderImpl> reader,
+                       std::shared_ptr<ClientConnectedCallback> cb)
       : reader_(std::move(reader)), client_connected_cb_(std::move(cb)) {}
 
   void connection_made(Transport& transport) override;
@@ -333,9 +340,12 @@ class StreamReaderProtocol final : public Protocol, public std::enable_shared_fr
 
 class StreamWriterImpl {
  public:
-  StreamWriterImpl(std::shared_ptr<Transport> transport, std::shared_ptr<StreamReaderProtocol> protocol,
+  StreamWriterImpl(std::shared_ptr<Transport> transport,
+                   std::shared_ptr<StreamReaderProtocol> protocol,
                    std::shared_ptr<StreamReaderImpl> reader)
-      : transport_(std::move(transport)), protocol_(std::move(protocol)), reader_(std::move(reader)) {}
+      : transport_(std::move(transport)),
+        protocol_(std::move(protocol)),
+        reader_(std::move(reader)) {}
   ~StreamWriterImpl() {
     // The last handle is gone: close the connection rather than leak it (Python:
     // StreamWriter.__del__).
@@ -375,8 +385,8 @@ void StreamReaderProtocol::connection_made(Transport& transport) {
   over_ssl_ = transport.get_extra_info("sslcontext").has_value();
   if (client_connected_cb_) {
     auto writer = std::make_shared<StreamWriterImpl>(shared_transport, shared_from_this(), reader_);
-    get_running_loop().create_task(run_client_connected_cb(client_connected_cb_, StreamReader(reader_),
-                                                           StreamWriter(std::move(writer))));
+    get_running_loop().create_task(run_client_connected_cb(
+        client_connected_cb_, StreamReader(reader_), StreamWriter(std::move(writer))));
   }
 }
 
@@ -461,7 +471,9 @@ void DrainAwaiter::await_resume() {
 
 // ---- CloseWaiter -----------------------------------------------------------------------------
 
-bool CloseWaiter::await_ready() const noexcept { return protocol_->closed_; }
+bool CloseWaiter::await_ready() const noexcept {
+  return protocol_->closed_;
+}
 
 void CloseWaiter::await_suspend(std::coroutine_handle<> h) {
   TaskBase& task = current_task_for("wait for a stream to close");
@@ -498,15 +510,18 @@ void CloseWaiter::await_resume() {
 
 // ---- StreamReader ----------------------------------------------------------------------------
 
-StreamReader::StreamReader(std::size_t limit) : impl_(std::make_shared<detail::StreamReaderImpl>(limit)) {}
+StreamReader::StreamReader(std::size_t limit)
+    : impl_(std::make_shared<detail::StreamReaderImpl>(limit)) {}
 
 namespace detail {
 namespace {
-Coro<std::string> stream_read(std::shared_ptr<StreamReaderImpl> impl, StreamReadAwaiter::Kind kind, std::ptrdiff_t n,
-                              std::string separator) {
+Coro<std::string> stream_read(std::shared_ptr<StreamReaderImpl> impl, StreamReadAwaiter::Kind kind,
+                              std::ptrdiff_t n, std::string separator) {
   co_return co_await StreamReadAwaiter(*impl, kind, n, std::move(separator));
 }
-Coro<void> stream_drain(std::shared_ptr<StreamWriterImpl> impl) { co_await DrainAwaiter(std::move(impl)); }
+Coro<void> stream_drain(std::shared_ptr<StreamWriterImpl> impl) {
+  co_await DrainAwaiter(std::move(impl));
+}
 Coro<void> stream_wait_closed(std::shared_ptr<StreamReaderProtocol> protocol) {
   co_await CloseWaiter(std::move(protocol));
 }
@@ -521,45 +536,84 @@ Coro<std::string> StreamReader::readline() {
   return detail::stream_read(impl_, detail::StreamReadAwaiter::Kind::ReadLine, 0, "\n");
 }
 Coro<std::string> StreamReader::readuntil(std::string_view separator) {
-  return detail::stream_read(impl_, detail::StreamReadAwaiter::Kind::ReadUntil, 0, std::string(separator));
+  return detail::stream_read(impl_, detail::StreamReadAwaiter::Kind::ReadUntil, 0,
+                             std::string(separator));
 }
 Coro<std::string> StreamReader::readexactly(std::size_t n) {
-  return detail::stream_read(impl_, detail::StreamReadAwaiter::Kind::ReadExactly, static_cast<std::ptrdiff_t>(n), {});
+  return detail::stream_read(impl_, detail::StreamReadAwaiter::Kind::ReadExactly,
+                             static_cast<std::ptrdiff_t>(n), {});
 }
-bool StreamReader::at_eof() const noexcept { return impl_->eof_ && impl_->size() == 0; }
-std::exception_ptr StreamReader::exception() const noexcept { return impl_->exception_; }
-void StreamReader::set_exception(std::exception_ptr exc) { impl_->set_exception(std::move(exc)); }
+bool StreamReader::at_eof() const noexcept {
+  return impl_->eof_ && impl_->size() == 0;
+}
+std::exception_ptr StreamReader::exception() const noexcept {
+  return impl_->exception_;
+}
+void StreamReader::set_exception(std::exception_ptr exc) {
+  impl_->set_exception(std::move(exc));
+}
 void StreamReader::feed_data(std::span<const std::byte> data) {
   impl_->feed_data({reinterpret_cast<const char*>(data.data()), data.size()});
 }
-void StreamReader::feed_data(std::string_view data) { impl_->feed_data(data); }
-void StreamReader::feed_eof() { impl_->feed_eof(); }
-std::size_t StreamReader::buffered_size() const noexcept { return impl_->size(); }
-std::size_t StreamReader::limit() const noexcept { return impl_->limit_; }
+void StreamReader::feed_data(std::string_view data) {
+  impl_->feed_data(data);
+}
+void StreamReader::feed_eof() {
+  impl_->feed_eof();
+}
+std::size_t StreamReader::buffered_size() const noexcept {
+  return impl_->size();
+}
+std::size_t StreamReader::limit() const noexcept {
+  return impl_->limit_;
+}
 
 // ---- StreamWriter ----------------------------------------------------------------------------
 
-void StreamWriter::write(std::span<const std::byte> data) { impl_->transport_->write(data); }
-void StreamWriter::write(std::string_view data) { impl_->transport_->write(data); }
-void StreamWriter::writelines(std::initializer_list<std::string_view> chunks) { impl_->transport_->writelines(chunks); }
-void StreamWriter::write_eof() { impl_->transport_->write_eof(); }
-bool StreamWriter::can_write_eof() const { return impl_->transport_->can_write_eof(); }
-void StreamWriter::close() { impl_->transport_->close(); }
-bool StreamWriter::is_closing() const { return impl_->transport_->is_closing(); }
-Coro<void> StreamWriter::wait_closed() { return detail::stream_wait_closed(impl_->protocol_); }
-Coro<void> StreamWriter::drain() { return detail::stream_drain(impl_); }
-std::any StreamWriter::get_extra_info(std::string_view name) const { return impl_->transport_->get_extra_info(name); }
-const std::shared_ptr<Transport>& StreamWriter::transport() const { return impl_->transport_; }
+void StreamWriter::write(std::span<const std::byte> data) {
+  impl_->transport_->write(data);
+}
+void StreamWriter::write(std::string_view data) {
+  impl_->transport_->write(data);
+}
+void StreamWriter::writelines(std::initializer_list<std::string_view> chunks) {
+  impl_->transport_->writelines(chunks);
+}
+void StreamWriter::write_eof() {
+  impl_->transport_->write_eof();
+}
+bool StreamWriter::can_write_eof() const {
+  return impl_->transport_->can_write_eof();
+}
+void StreamWriter::close() {
+  impl_->transport_->close();
+}
+bool StreamWriter::is_closing() const {
+  return impl_->transport_->is_closing();
+}
+Coro<void> StreamWriter::wait_closed() {
+  return detail::stream_wait_closed(impl_->protocol_);
+}
+Coro<void> StreamWriter::drain() {
+  return detail::stream_drain(impl_);
+}
+std::any StreamWriter::get_extra_info(std::string_view name) const {
+  return impl_->transport_->get_extra_info(name);
+}
+const std::shared_ptr<Transport>& StreamWriter::transport() const {
+  return impl_->transport_;
+}
 
-Coro<void> StreamWriter::start_tls(std::shared_ptr<SSLContext> sslcontext, std::optional<std::string> server_hostname,
+Coro<void> StreamWriter::start_tls(std::shared_ptr<SSLContext> sslcontext,
+                                   std::optional<std::string> server_hostname,
                                    std::optional<Duration> ssl_handshake_timeout,
                                    std::optional<Duration> ssl_shutdown_timeout) {
   std::shared_ptr<detail::StreamWriterImpl> impl = impl_;
   bool server_side = impl->protocol_->client_connected_cb_ != nullptr;
   co_await drain();
-  std::shared_ptr<Transport> new_transport =
-      co_await asyncio::start_tls(impl->transport_, impl->protocol_, std::move(sslcontext), server_side,
-                                  std::move(server_hostname), ssl_handshake_timeout, ssl_shutdown_timeout);
+  std::shared_ptr<Transport> new_transport = co_await asyncio::start_tls(
+      impl->transport_, impl->protocol_, std::move(sslcontext), server_side,
+      std::move(server_hostname), ssl_handshake_timeout, ssl_shutdown_timeout);
   impl->transport_ = std::move(new_transport);
   impl->protocol_->replace_transport(*impl->transport_);
 }
@@ -567,11 +621,12 @@ Coro<void> StreamWriter::start_tls(std::shared_ptr<SSLContext> sslcontext, std::
 // ---- Entry points ----------------------------------------------------------------------------
 
 namespace {
-std::pair<StreamReader, StreamWriter> make_streams(std::shared_ptr<Transport> transport,
-                                                   std::shared_ptr<Protocol> protocol,
-                                                   std::shared_ptr<detail::StreamReaderImpl> reader) {
+std::pair<StreamReader, StreamWriter> make_streams(
+    std::shared_ptr<Transport> transport, std::shared_ptr<Protocol> protocol,
+    std::shared_ptr<detail::StreamReaderImpl> reader) {
   auto p = std::static_pointer_cast<detail::StreamReaderProtocol>(protocol);
-  auto writer = std::make_shared<detail::StreamWriterImpl>(std::move(transport), std::move(p), reader);
+  auto writer =
+      std::make_shared<detail::StreamWriterImpl>(std::move(transport), std::move(p), reader);
   return {StreamReader(std::move(reader)), StreamWriter(std::move(writer))};
 }
 }  // namespace
@@ -579,12 +634,14 @@ std::pair<StreamReader, StreamWriter> make_streams(std::shared_ptr<Transport> tr
 namespace detail {
 
 Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
-                                                            OwnedConnectionOptions opts, std::size_t limit) {
+                                                            OwnedConnectionOptions opts,
+                                                            std::size_t limit) {
   auto reader = std::make_shared<StreamReaderImpl>(limit);
   auto protocol = std::make_shared<StreamReaderProtocol>(reader, nullptr);
   // (Named, not a temporary inside the co_await: see the GCC 12 note in net.hpp.)
   ProtocolFactory factory = [protocol] { return protocol; };
-  ConnectionPair tp = co_await create_connection(std::move(factory), std::move(host), port, std::move(opts));
+  ConnectionPair tp =
+      co_await create_connection(std::move(factory), std::move(host), port, std::move(opts));
   co_return make_streams(std::move(tp.first), std::move(tp.second), std::move(reader));
 }
 
@@ -593,19 +650,22 @@ Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string pat
   auto reader = std::make_shared<StreamReaderImpl>(limit);
   auto protocol = std::make_shared<StreamReaderProtocol>(reader, nullptr);
   ProtocolFactory factory = [protocol] { return protocol; };
-  ConnectionPair tp = co_await create_unix_connection(std::move(factory), std::move(path), std::move(opts));
+  ConnectionPair tp =
+      co_await create_unix_connection(std::move(factory), std::move(path), std::move(opts));
   co_return make_streams(std::move(tp.first), std::move(tp.second), std::move(reader));
 }
 
 }  // namespace detail
 
 Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
-                                                            ConnectionOptions opts, std::size_t limit) {
+                                                            ConnectionOptions opts,
+                                                            std::size_t limit) {
   if (limit == 0) throw ValueError("Limit cannot be <= 0");
   return detail::open_connection(std::move(host), port, detail::own(opts), limit);
 }
 
-Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, UnixConnectionOptions opts,
+Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path,
+                                                                 UnixConnectionOptions opts,
                                                                  std::size_t limit) {
   if (limit == 0) throw ValueError("Limit cannot be <= 0");
   return detail::open_unix_connection(std::move(path), detail::own(opts), limit);
@@ -617,32 +677,35 @@ ProtocolFactory stream_factory(ClientConnectedCallback cb, std::size_t limit) {
   if (limit == 0) throw ValueError("Limit cannot be <= 0");
   auto shared_cb = std::make_shared<ClientConnectedCallback>(std::move(cb));
   return [shared_cb, limit]() -> std::shared_ptr<Protocol> {
-    return std::make_shared<detail::StreamReaderProtocol>(std::make_shared<detail::StreamReaderImpl>(limit),
-                                                          shared_cb);
+    return std::make_shared<detail::StreamReaderProtocol>(
+        std::make_shared<detail::StreamReaderImpl>(limit), shared_cb);
   };
 }
 }  // namespace
 
-Coro<Server> start_server(ClientConnectedCallback client_connected_cb, std::string host, std::uint16_t port,
-                          ServerOptions opts, std::size_t limit) {
-  return create_server(stream_factory(std::move(client_connected_cb), limit), std::move(host), port, std::move(opts));
+Coro<Server> start_server(ClientConnectedCallback client_connected_cb, std::string host,
+                          std::uint16_t port, ServerOptions opts, std::size_t limit) {
+  return create_server(stream_factory(std::move(client_connected_cb), limit), std::move(host), port,
+                       std::move(opts));
 }
 
-Coro<Server> start_unix_server(ClientConnectedCallback client_connected_cb, std::string path, UnixServerOptions opts,
-                               std::size_t limit) {
-  return create_unix_server(stream_factory(std::move(client_connected_cb), limit), std::move(path), std::move(opts));
+Coro<Server> start_unix_server(ClientConnectedCallback client_connected_cb, std::string path,
+                               UnixServerOptions opts, std::size_t limit) {
+  return create_unix_server(stream_factory(std::move(client_connected_cb), limit), std::move(path),
+                            std::move(opts));
 }
 
 std::shared_ptr<Protocol> make_stream_reader_protocol(StreamReader reader) {
   return std::make_shared<detail::StreamReaderProtocol>(reader.impl(), nullptr);
 }
 
-StreamWriter make_stream_writer(std::shared_ptr<Transport> transport, std::shared_ptr<Protocol> protocol,
+StreamWriter make_stream_writer(std::shared_ptr<Transport> transport,
+                                std::shared_ptr<Protocol> protocol,
                                 std::optional<StreamReader> reader) {
   auto p = std::dynamic_pointer_cast<detail::StreamReaderProtocol>(protocol);
   if (!p) throw ValueError("the protocol must come from make_stream_reader_protocol()");
-  return StreamWriter(std::make_shared<detail::StreamWriterImpl>(std::move(transport), std::move(p),
-                                                                 reader ? reader->impl() : nullptr));
+  return StreamWriter(std::make_shared<detail::StreamWriterImpl>(
+      std::move(transport), std::move(p), reader ? reader->impl() : nullptr));
 }
 
 }  // namespace asyncio

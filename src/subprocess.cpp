@@ -42,8 +42,9 @@ class SubprocessStreamProtocol final : public SubprocessProtocol {
     if (PipeTransport* pipe = transport.get_pipe_transport(0)) {
       stdin_protocol_ = make_stream_reader_protocol(StreamReader(limit_));
       stdin_protocol_->connection_made(*pipe);
-      stdin_.emplace(make_stream_writer(std::static_pointer_cast<Transport>(pipe->shared_from_this()),
-                                        stdin_protocol_, std::nullopt));
+      stdin_.emplace(
+          make_stream_writer(std::static_pointer_cast<Transport>(pipe->shared_from_this()),
+                             stdin_protocol_, std::nullopt));
     }
   }
 
@@ -146,7 +147,9 @@ Coro<void> feed_stdin(Process p, std::string input) {
   p.stdin->close();
 }
 
-Coro<void> noop() { co_return; }
+Coro<void> noop() {
+  co_return;
+}
 
 Coro<std::string> read_stream(Process p, int fd) {
   StreamReader& stream = fd == 1 ? *p.stdout : *p.stderr;
@@ -155,7 +158,9 @@ Coro<std::string> read_stream(Process p, int fd) {
   co_return output;
 }
 
-Coro<std::string> no_output() { co_return std::string(); }
+Coro<std::string> no_output() {
+  co_return std::string();
+}
 
 Coro<std::pair<std::string, std::string>> communicate_impl(Process p, std::string input) {
   // Named, not `?:` temporaries inside the co_await: g++ 12 destroys those twice.

@@ -86,10 +86,10 @@ void TaskGroup::on_task_done(detail::TaskBase& task) {
   if (!e) return;
   errors_.push_back(e);
   if (parent_->done()) {
-    loop_->call_exception_handler(
-        {"Task " + task.describe_self() + " has errored out but its parent task " +
-             parent_->describe_self() + " is already completed",
-         e, task.describe_self()});
+    loop_->call_exception_handler({"Task " + task.describe_self() +
+                                       " has errored out but its parent task " +
+                                       parent_->describe_self() + " is already completed",
+                                   e, task.describe_self()});
     return;
   }
   if (!aborting_ && !parent_cancel_requested_) {

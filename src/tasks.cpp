@@ -20,16 +20,16 @@ std::string TaskBase::name() const {
 
 void TaskBase::start() {
   LoopAccess::check_not_closed(*loop_);
-  number_ = LoopAccess::next_task_number(*loop_);
+  number_ = static_cast<std::uint32_t>(LoopAccess::next_task_number(*loop_));
   add_ref();  // the loop's reference, dropped when the task finishes
-  LoopAccess::pending_tasks(*loop_).push_back(this);
+  LoopAccess::add_pending_task(*loop_, this, &TaskBase::abandon_pending);
   wake();
 }
 
 bool TaskBase::cancel(const std::string& message) {
   log_traceback_ = false;
   if (done()) return false;
-  ++num_cancels_requested_;
+  if (num_cancels_requested_ < UINT16_MAX) ++num_cancels_requested_;
   if (waiter_ && waiter_->cancel_awaited(message)) return true;
   must_cancel_ = true;
   set_cancel_message(message);
@@ -79,12 +79,17 @@ void TaskBase::finish() noexcept {
   }
   resume_point_ = {};
   waiter_ = nullptr;
-  unlink();  // from the loop's pending tasks
+  unlink();   // from the loop's pending tasks
   release();  // the loop's reference; may delete this
 }
 
-void TaskBase::abandon() noexcept {
-  loop_->call_exception_handler({"Task was destroyed but it is pending!", nullptr, describe_self()});
+void TaskBase::abandon_pending(PendingTask* self) noexcept {
+  static_cast<TaskBase*>(self)->abandon_pending();
+}
+
+void TaskBase::abandon_pending() noexcept {
+  loop_->call_exception_handler(
+      {"Task was destroyed but it is pending!", nullptr, describe_self()});
   // It will never complete, so its callbacks will never run: let them free what they own now
   // (this also breaks reference cycles through callbacks, which Python's GC would collect).
   while (CallbackNode* node = callbacks_.pop_front()) node->fire(node, true);
@@ -115,7 +120,9 @@ std::vector<AnyTask> all_tasks(EventLoop& loop) {
   return tasks;
 }
 
-std::vector<AnyTask> all_tasks() { return all_tasks(get_running_loop()); }
+std::vector<AnyTask> all_tasks() {
+  return all_tasks(get_running_loop());
+}
 
 namespace detail {
 

@@ -37,8 +37,12 @@ void reap_blocking(pid_t pid) noexcept {
 
 }  // namespace
 
-void set_child_watcher_kind(ChildWatcherKind kind) noexcept { g_kind.store(kind); }
-ChildWatcherKind child_watcher_kind() noexcept { return g_kind.load(); }
+void set_child_watcher_kind(ChildWatcherKind kind) noexcept {
+  g_kind.store(kind);
+}
+ChildWatcherKind child_watcher_kind() noexcept {
+  return g_kind.load();
+}
 
 int waitstatus_to_exitcode(int status) noexcept {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -58,12 +62,14 @@ void reap_orphan(pid_t pid) noexcept {
 /// Shared by a ChildWatch and its waiting thread (fallback mode).
 struct ThreadedWatchState {
   std::mutex mutex;
-  EventLoop* loop = nullptr;  // guarded by mutex; null once the watch detached
-  bool posted = false;        // guarded by mutex: the thread saw the exit and told the loop
+  EventLoop* loop = nullptr;    // guarded by mutex; null once the watch detached
+  bool posted = false;          // guarded by mutex: the thread saw the exit and told the loop
   ChildWatch* watch = nullptr;  // loop thread only
 };
 
-ChildWatch::~ChildWatch() { detach(); }
+ChildWatch::~ChildWatch() {
+  detach();
+}
 
 void ChildWatch::start(EventLoop& loop, pid_t pid, ChildExitTarget* target) {
   loop_ = &loop;

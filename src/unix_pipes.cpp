@@ -74,7 +74,8 @@ void PipeTransport::set_protocol(std::shared_ptr<BaseProtocol> protocol) {
 std::shared_ptr<BaseProtocol> PipeTransport::get_protocol() const {
   if (protocol_owner_) return protocol_owner_;
   // The subprocess transport's own pipe protocols are not shared objects: a non-owning view.
-  if (protocol_ != nullptr) return std::shared_ptr<BaseProtocol>(std::shared_ptr<void>(), protocol_);
+  if (protocol_ != nullptr)
+    return std::shared_ptr<BaseProtocol>(std::shared_ptr<void>(), protocol_);
   return nullptr;
 }
 
@@ -140,8 +141,8 @@ void ReadPipeTransport::on_io(bool readable, bool) noexcept {
   if (n > 0) {
     if (protocol_ == nullptr) return;
     try {
-      protocol_->data_received(
-          std::span<const std::byte>(reinterpret_cast<const std::byte*>(buf), static_cast<std::size_t>(n)));
+      protocol_->data_received(std::span<const std::byte>(reinterpret_cast<const std::byte*>(buf),
+                                                          static_cast<std::size_t>(n)));
     } catch (...) {
       report_protocol_error("data_received");
     }
@@ -306,7 +307,9 @@ void WritePipeTransport::close() {
   if (fd_ >= 0 && !closing_) write_eof();
 }
 
-void WritePipeTransport::abort() { close_with(nullptr); }
+void WritePipeTransport::abort() {
+  close_with(nullptr);
+}
 
 void WritePipeTransport::fatal_error(int err, const char* message) noexcept {
   // Python: OSErrors are only logged in debug mode; the protocol learns from connection_lost.

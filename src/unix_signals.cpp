@@ -208,7 +208,9 @@ bool remove_signal_handler_if(EventLoop& loop, int sig, std::uint64_t token) noe
   return true;
 }
 
-bool is_main_thread() noexcept { return ::getpid() == static_cast<pid_t>(::syscall(SYS_gettid)); }
+bool is_main_thread() noexcept {
+  return ::getpid() == static_cast<pid_t>(::syscall(SYS_gettid));
+}
 
 bool has_default_disposition(int sig) noexcept {
   struct sigaction old {};
@@ -257,7 +259,8 @@ void EventLoop::set_signal_handler(int sig, detail::HandleState* h) {
   detail::SignalState* owner = detail::g_owner[sig];
   detail::SignalState* state = detail::find_state(*this);
   if (owner != nullptr && owner != state) {
-    throw RuntimeError("signal " + std::to_string(sig) + " is already handled by another event loop");
+    throw RuntimeError("signal " + std::to_string(sig) +
+                       " is already handled by another event loop");
   }
   if (state == nullptr) state = new detail::SignalState(*this);
   try {

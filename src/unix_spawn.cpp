@@ -60,7 +60,9 @@ class FdSet {
   std::vector<int> fds_;
 };
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
+std::string quoted(const std::string& s) {
+  return "'" + s + "'";
+}
 
 /// A close-on-exec duplicate of `fd` numbered 3 or more, so that the dup2() onto 0, 1 and 2
 /// in the child can never overwrite a source fd before it is used.
@@ -92,7 +94,8 @@ std::string find_program(const std::string& program, const SpawnOptions& options
   std::size_t begin = 0;
   while (true) {
     const std::size_t end = path.find(':', begin);
-    const std::string dir = path.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    const std::string dir =
+        path.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
     const std::string candidate = dir.empty() ? program : dir + "/" + program;
     struct stat st {};
     if (::stat(candidate.c_str(), &st) == 0) {
@@ -113,8 +116,10 @@ bool is_usable_dir(const std::string& dir) {
   return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && ::access(dir.c_str(), X_OK) == 0;
 }
 
-[[noreturn]] void throw_spawn_error(int err, const std::string& program, const SpawnOptions& options) {
-  if (options.cwd && (err == ENOENT || err == ENOTDIR || err == EACCES) && !is_usable_dir(*options.cwd)) {
+[[noreturn]] void throw_spawn_error(int err, const std::string& program,
+                                    const SpawnOptions& options) {
+  if (options.cwd && (err == ENOENT || err == ENOTDIR || err == EACCES) &&
+      !is_usable_dir(*options.cwd)) {
     throw_os_error(err, "cannot run " + quoted(program) + " in directory " + quoted(*options.cwd));
   }
   throw_os_error(err, "cannot run " + quoted(program));
@@ -161,7 +166,8 @@ SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOption
   const Stdio(&stdio)[3] = options.stdio;
   if (argv.empty() || argv[0].empty()) throw ValueError("the program name must not be empty");
   for (int i = 0; i < 2; ++i) {
-    if (stdio[i].kind() == Stdio::Kind::Stdout) throw ValueError("STDOUT can only be used for stderr");
+    if (stdio[i].kind() == Stdio::Kind::Stdout)
+      throw ValueError("STDOUT can only be used for stderr");
   }
   for (const Stdio& s : stdio) {
     if (s.kind() == Stdio::Kind::Fd && (s.fd() < 0 || ::fcntl(s.fd(), F_GETFD) < 0)) {
@@ -171,7 +177,8 @@ SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOption
   std::vector<int> pass_fds;
   for (int fd : options.pass_fds) {
     if (fd < 3) continue;  // 0, 1 and 2 are the child's stdio anyway
-    if (::fcntl(fd, F_GETFD) < 0) throw_os_error(EBADF, "pass_fds: bad file descriptor " + std::to_string(fd));
+    if (::fcntl(fd, F_GETFD) < 0)
+      throw_os_error(EBADF, "pass_fds: bad file descriptor " + std::to_string(fd));
     pass_fds.push_back(fd);
   }
   std::sort(pass_fds.begin(), pass_fds.end());
@@ -197,7 +204,8 @@ SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOption
       child_fd[i] = child_end >= 3 ? child_end : dup_above_stdio(child_end, temporaries);
       set_nonblocking(parent_end);
     } else if (stdio[i].kind() == Stdio::Kind::Fd) {
-      child_fd[i] = stdio[i].fd() >= 3 ? stdio[i].fd() : dup_above_stdio(stdio[i].fd(), temporaries);
+      child_fd[i] =
+          stdio[i].fd() >= 3 ? stdio[i].fd() : dup_above_stdio(stdio[i].fd(), temporaries);
     }
   }
 
@@ -208,7 +216,8 @@ SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOption
       case Stdio::Kind::Pipe:
       case Stdio::Kind::Fd:
         // dup2() clears close-on-exec on the copy.
-        check(posix_spawn_file_actions_adddup2(fa, child_fd[i], i), "posix_spawn_file_actions_adddup2");
+        check(posix_spawn_file_actions_adddup2(fa, child_fd[i], i),
+              "posix_spawn_file_actions_adddup2");
         break;
       case Stdio::Kind::DevNull:
         check(posix_spawn_file_actions_addopen(fa, i, "/dev/null", O_RDWR, 0),
@@ -235,7 +244,8 @@ SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOption
       }
       next = keep + 1;
     }
-    check(posix_spawn_file_actions_addclosefrom_np(fa, next), "posix_spawn_file_actions_addclosefrom_np");
+    check(posix_spawn_file_actions_addclosefrom_np(fa, next),
+          "posix_spawn_file_actions_addclosefrom_np");
   }
 #endif
   if (options.cwd) {

@@ -157,11 +157,10 @@ class ConcurrentFuture {
   /// by the callback are printed to stderr and otherwise ignored (Python logs them).
   template <class F>
   void add_done_callback(F&& callback) const {
-    state_->add_callback(
-        [fn = std::decay_t<F>(std::forward<F>(callback))](
-            const std::shared_ptr<detail::ConcurrentStateBase>& s) mutable {
-          fn(ConcurrentFuture(std::static_pointer_cast<State>(s)));
-        });
+    state_->add_callback([fn = std::decay_t<F>(std::forward<F>(callback))](
+                             const std::shared_ptr<detail::ConcurrentStateBase>& s) mutable {
+      fn(ConcurrentFuture(std::static_pointer_cast<State>(s)));
+    });
   }
 
   // ---- For whoever produces the result (executors, tests) ----------------------------------
@@ -173,20 +172,14 @@ class ConcurrentFuture {
 
   /// Stores the value and completes the future. Throws InvalidStateError if it is done.
   template <class U = T>
-    requires(!std::is_void_v<T> && std::is_constructible_v<T, U &&>)
-  void set_result(U&& value) const {
+  requires(!std::is_void_v<T> && std::is_constructible_v<T, U&&>) void set_result(U&& value) const {
     state_->set_value(std::forward<U>(value));
   }
-  void set_result() const
-    requires std::is_void_v<T>
-  {
-    state_->set_value();
-  }
+  void set_result() const requires std::is_void_v<T> { state_->set_value(); }
   /// Completes the future with an exception. Throws InvalidStateError if it is done.
   void set_exception(std::exception_ptr e) const { state_->set_exception(std::move(e)); }
   template <class E>
-    requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
-  void set_exception(E&& e) const {
+  requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>) void set_exception(E&& e) const {
     set_exception(std::make_exception_ptr(std::forward<E>(e)));
   }
 

@@ -77,11 +77,11 @@ class ConditionWaitBase : public Suspension {
   std::coroutine_handle<> handle_;
   Waiter node_;
   Phase phase_ = Phase::Idle;
-  bool cancelled_ = false;      // a CancelledError is to be raised once the lock is held
-  bool bare_ = false;           // ... without message: the re-acquisition was cancelled
-  std::string message_;         // its message otherwise (the wait for notify was cancelled)
-  std::string node_message_;    // message of the cancel() that cancelled node_
-  std::exception_ptr error_;    // another exception to raise (RuntimeError, predicate's)
+  bool cancelled_ = false;    // a CancelledError is to be raised once the lock is held
+  bool bare_ = false;         // ... without message: the re-acquisition was cancelled
+  std::string message_;       // its message otherwise (the wait for notify was cancelled)
+  std::string node_message_;  // message of the cancel() that cancelled node_
+  std::exception_ptr error_;  // another exception to raise (RuntimeError, predicate's)
 };
 
 /// Awaiter of Condition::wait().
@@ -165,7 +165,7 @@ class Condition {
   /// wake-up with the lock held; it must not suspend. If it is true at once no wait happens
   /// (then the lock need not be held); otherwise as wait(), repeatedly.
   template <class Pred>
-    requires std::is_invocable_v<Pred&>
+  requires std::is_invocable_v<Pred&>
   [[nodiscard]] detail::ConditionWaitFor<std::decay_t<Pred>> wait_for(Pred&& pred) {
     return detail::ConditionWaitFor<std::decay_t<Pred>>(*this, std::forward<Pred>(pred));
   }

@@ -34,11 +34,6 @@ struct CoroPromiseBase {
   /// coroutine is a task's root (the task notices completion when resume() returns).
   std::coroutine_handle<> continuation;
   std::exception_ptr exception;
-  /// True while the awaiter's await_suspend is running this coroutine's first stretch. If the
-  /// coroutine finishes within it, final_suspend must return to that call (which then resumes
-  /// the awaiting coroutine by returning false), not transfer to the continuation: see
-  /// Coro::Awaiter for why.
-  bool started_inline = false;
 
   std::suspend_always initial_suspend() noexcept { return {}; }
 
@@ -46,9 +41,10 @@ struct CoroPromiseBase {
     bool await_ready() noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> self) noexcept {
-      CoroPromiseBase& p = self.promise();
-      if (p.started_inline) return std::noop_coroutine();  // back into Coro::Awaiter
-      return p.continuation ? p.continuation : std::noop_coroutine();
+      // No continuation: a task's root, or a coroutine finishing within Coro::Awaiter's
+      // await_suspend (which then continues the awaiting coroutine itself).
+      std::coroutine_handle<> next = self.promise().continuation;
+      return next ? next : std::noop_coroutine();
     }
     void await_resume() noexcept {}
   };
@@ -117,18 +113,17 @@ class [[nodiscard]] Coro {
   /// (`for (...) co_await cached();`) would grow the stack by a frame per iteration until it
   /// overflows. Here a callee that completes without suspending comes back through a plain
   /// return and the caller continues via `return false`: constant stack at any -O level.
-  /// A callee that suspends returns from resume() too; it later finishes through
-  /// final_suspend's transfer to the continuation, as before.
+  /// A callee that suspends returns from resume() too, and only then learns its continuation:
+  /// it cannot run again before this returns, and it later finishes through final_suspend's
+  /// transfer to the continuation. While it runs inline its continuation is empty, so a
+  /// finish comes back here (final_suspend returns noop_coroutine()).
   struct Awaiter {
     Handle h;
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
-      auto& p = h.promise();
-      p.continuation = awaiting;
-      p.started_inline = true;
       h.resume();
       if (h.done()) return false;  // finished synchronously: continue the awaiting coroutine
-      p.started_inline = false;    // suspended: its final_suspend resumes `awaiting` later
+      h.promise().continuation = awaiting;
       return true;
     }
     T await_resume() { return h.promise().take(); }
@@ -145,11 +140,13 @@ class [[nodiscard]] Coro {
   explicit Coro(Handle h) noexcept : h_(h) {}
 
   Handle checked() const {
-    if (!h_) throw RuntimeError("cannot await an empty Coro (moved from or default-constructed)");
-    if (h_.done() || h_.promise().continuation) {
-      throw RuntimeError("cannot reuse already awaited coroutine");
-    }
+    if (!h_ || h_.done() || h_.promise().continuation) [[unlikely]]
+      throw_not_awaitable();
     return h_;
+  }
+  [[noreturn, gnu::cold, gnu::noinline]] void throw_not_awaitable() const {
+    if (!h_) throw RuntimeError("cannot await an empty Coro (moved from or default-constructed)");
+    throw RuntimeError("cannot reuse already awaited coroutine");
   }
 
   Handle h_;

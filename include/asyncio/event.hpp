@@ -73,6 +73,8 @@ class Event {
   bool value_ = false;
 };
 
-inline bool detail::EventWait::await_ready() const noexcept { return event_->value_; }
+inline bool detail::EventWait::await_ready() const noexcept {
+  return event_->value_;
+}
 
 }  // namespace asyncio

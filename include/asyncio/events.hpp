@@ -63,8 +63,8 @@ class Reactor;
 class IoWatchers;
 
 /// Shared state behind Handle/TimerHandle. Atomically counted: call_soon_threadsafe hands
-/// handles to other threads.
-class HandleState {
+/// handles to other threads. The TimerEntry base is used by timer handles only.
+class HandleState : public TimerEntry {
  public:
   explicit HandleState(EventLoop* loop) noexcept : loop(loop) {}
   HandleState(const HandleState&) = delete;
@@ -81,7 +81,6 @@ class HandleState {
 
   EventLoop* loop;
   std::atomic<bool> cancelled{false};
-  TimerEntry timer;  // used by timer handles only
 
  private:
   std::atomic<std::uint32_t> refs_{1};
@@ -123,12 +122,12 @@ class IoHandler {
 };
 
 /// A task as the loop sees it: something pending that close() must tear down.
+/// A task not yet done, linked in its loop. EventLoop::close() hands each one still linked to
+/// the loop's `abandon_task_` (set by the tasks layer), which destroys the coroutine without
+/// running it further and reports "Task was destroyed but it is pending!". Neither a virtual
+/// nor a per-task pointer: the task's state fits in 120 bytes only without them (see
+/// TaskBase).
 class PendingTask : public ListNode {
- public:
-  /// Called by EventLoop::close() for tasks that never finished: destroys the coroutine
-  /// without running it further and reports "Task was destroyed but it is pending!".
-  virtual void abandon() noexcept = 0;
-
  protected:
   ~PendingTask() = default;
 };
@@ -448,12 +447,14 @@ class EventLoop {
   void run_ready_item(detail::ReadyItem item);
   void poll_io(std::int64_t timeout_ns);
   static void run_handle(void* h, bool discard);
+  static void run_timer_handle(void* entry, bool discard);
   std::int64_t now_ns() const noexcept;
 
   detail::ReadyQueue ready_;
   detail::TimerHeap timers_;
-  std::uint64_t timer_seq_ = 0;
+  std::uint32_t timer_seq_ = 0;  // wraps; see TimerEntry::seq
   detail::IntrusiveList<detail::PendingTask> pending_tasks_;
+  void (*abandon_task_)(detail::PendingTask*) noexcept = nullptr;
   detail::IntrusiveList<detail::LoopCloseHook> close_hooks_;
   void* current_task_ = nullptr;  // detail::TaskBase*, typed in tasks.hpp
   std::uint64_t task_counter_ = 0;

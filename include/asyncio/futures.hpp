@@ -37,23 +37,17 @@ class Future : public detail::FutureHandle<detail::FutureImpl<T>, T> {
   /// Marks the future done with `value` and schedules its callbacks. Throws
   /// InvalidStateError if it is already done (including cancelled).
   template <class U = T>
-    requires(!std::is_void_v<T> && std::is_constructible_v<T, U &&>)
-  void set_result(U&& value) const {
+  requires(!std::is_void_v<T> && std::is_constructible_v<T, U&&>) void set_result(U&& value) const {
     if (this->impl_->done()) this->impl_->mark_finished();  // throws InvalidStateError
     this->impl_->value.emplace(std::forward<U>(value));
     this->impl_->mark_finished();
   }
-  void set_result() const
-    requires std::is_void_v<T>
-  {
-    this->impl_->mark_finished();
-  }
+  void set_result() const requires std::is_void_v<T> { this->impl_->mark_finished(); }
 
   /// Marks the future done with an exception. Throws InvalidStateError if already done.
   void set_exception(std::exception_ptr e) const { this->impl_->set_exception(std::move(e)); }
   template <class E>
-    requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
-  void set_exception(E&& e) const {
+  requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>) void set_exception(E&& e) const {
     set_exception(std::make_exception_ptr(std::forward<E>(e)));
   }
 

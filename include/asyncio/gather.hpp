@@ -33,7 +33,9 @@ template <class R>
 class GatherCore : public FutureImpl<R> {
  public:
   GatherCore(EventLoop& loop, std::size_t n, bool return_exceptions)
-      : FutureImpl<R>(loop), nodes_(std::make_unique<ChildNode[]>(n)), count_(n),
+      : FutureImpl<R>(loop),
+        nodes_(std::make_unique<ChildNode[]>(n)),
+        count_(n),
         return_exceptions_(return_exceptions) {}
 
   bool cancel(const std::string& message) override {
@@ -141,13 +143,16 @@ class TupleGather final : public GatherCore<std::tuple<gather_slot_t<ReturnExc, 
  public:
   TupleGather(EventLoop& loop, std::tuple<Hs...> children, std::array<bool, sizeof...(Hs)> owned)
       : GatherCore<R>(loop, sizeof...(Hs), ReturnExc),
-        children_(std::move(children)), owned_(owned) {}
+        children_(std::move(children)),
+        owned_(owned) {}
 
   void start() {
-    std::apply([&](const auto&... h) {
-      std::size_t i = 0;
-      (this->watch(i++, h.impl()), ...);
-    }, children_);
+    std::apply(
+        [&](const auto&... h) {
+          std::size_t i = 0;
+          (this->watch(i++, h.impl()), ...);
+        },
+        children_);
     this->run_done_children();
   }
 
@@ -172,7 +177,8 @@ class RangeGather final : public GatherCore<std::vector<gather_slot_t<ReturnExc,
  public:
   RangeGather(EventLoop& loop, std::vector<H> children, bool owned)
       : GatherCore<R>(loop, children.size(), ReturnExc),
-        children_(std::move(children)), owned_(owned) {}
+        children_(std::move(children)),
+        owned_(owned) {}
 
   void start() {
     for (std::size_t i = 0; i < children_.size(); ++i) this->watch(i, children_[i].impl());
@@ -193,7 +199,9 @@ class RangeGather final : public GatherCore<std::vector<gather_slot_t<ReturnExc,
 };
 
 template <class A>
-concept FutureLike = requires { typename FutureOf<std::remove_cvref_t<A>>::type; };
+concept FutureLike = requires {
+  typename FutureOf<std::remove_cvref_t<A>>::type;
+};
 
 template <bool ReturnExc, class... Aws>
 auto gather_tuple(Aws&&... aws) {
@@ -238,24 +246,22 @@ auto gather_range(std::vector<A> aws) {
 /// Runs the awaitables (Coro, Task, Future, AnyTask) concurrently; the future's result is a
 /// std::tuple of their results in order (void → asyncio::Void).
 template <class... Aws>
-  requires(detail::FutureLike<Aws> && ...)
-auto gather(Aws&&... aws) {
+requires(detail::FutureLike<Aws>&&...) auto gather(Aws&&... aws) {
   return detail::gather_tuple<false>(std::forward<Aws>(aws)...);
 }
 /// As gather(), but each slot is an Outcome<T> holding the value or the exception.
 template <class... Aws>
-  requires(detail::FutureLike<Aws> && ...)
-auto gather(ReturnExceptions, Aws&&... aws) {
+requires(detail::FutureLike<Aws>&&...) auto gather(ReturnExceptions, Aws&&... aws) {
   return detail::gather_tuple<true>(std::forward<Aws>(aws)...);
 }
 /// Homogeneous form: a std::vector of results in order.
 template <class A>
-  requires detail::FutureLike<A>
+requires detail::FutureLike<A>
 auto gather(std::vector<A> aws) {
   return detail::gather_range<false>(std::move(aws));
 }
 template <class A>
-  requires detail::FutureLike<A>
+requires detail::FutureLike<A>
 auto gather(ReturnExceptions, std::vector<A> aws) {
   return detail::gather_range<true>(std::move(aws));
 }

@@ -364,6 +364,8 @@ class [[nodiscard]] LockAcquire final : public QueueAwaiter {
 inline detail::LockAcquire<false> Lock::acquire() noexcept {
   return detail::LockAcquire<false>(*this);
 }
-inline detail::LockAcquire<true> Lock::lock() noexcept { return detail::LockAcquire<true>(*this); }
+inline detail::LockAcquire<true> Lock::lock() noexcept {
+  return detail::LockAcquire<true>(*this);
+}
 
 }  // namespace asyncio

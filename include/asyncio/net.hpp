@@ -206,21 +206,24 @@ using factory_result_t = std::remove_cvref_t<std::invoke_result_t<F&>>;
 
 using ConnectionPair = std::pair<std::shared_ptr<Transport>, std::shared_ptr<Protocol>>;
 
-Coro<ConnectionPair> create_connection(ProtocolFactory factory, std::string host, std::uint16_t port,
-                                       OwnedConnectionOptions opts);
-Coro<ConnectionPair> create_connection_sock(ProtocolFactory factory, Socket sock, OwnedConnectionOptions opts);
-Coro<ConnectionPair> create_unix_connection(ProtocolFactory factory, std::string path, TlsParams opts);
-Coro<Server> create_server(ProtocolFactory factory, std::vector<std::string> hosts, std::uint16_t port,
-                           ServerOptions opts, std::shared_ptr<SSLContext> ssl);
+Coro<ConnectionPair> create_connection(ProtocolFactory factory, std::string host,
+                                       std::uint16_t port, OwnedConnectionOptions opts);
+Coro<ConnectionPair> create_connection_sock(ProtocolFactory factory, Socket sock,
+                                            OwnedConnectionOptions opts);
+Coro<ConnectionPair> create_unix_connection(ProtocolFactory factory, std::string path,
+                                            TlsParams opts);
+Coro<Server> create_server(ProtocolFactory factory, std::vector<std::string> hosts,
+                           std::uint16_t port, ServerOptions opts, std::shared_ptr<SSLContext> ssl);
 Coro<Server> create_server_sock(ProtocolFactory factory, Socket sock, ServerOptions opts,
                                 std::shared_ptr<SSLContext> ssl);
 Coro<Server> create_unix_server(ProtocolFactory factory, std::string path, UnixServerOptions opts,
                                 std::shared_ptr<SSLContext> ssl);
-Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProtocol>>> create_datagram_endpoint(
-    DatagramProtocolFactory factory, OwnedDatagramOptions opts);
+Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProtocol>>>
+create_datagram_endpoint(DatagramProtocolFactory factory, OwnedDatagramOptions opts);
 
 template <class P>
-Coro<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> typed_connection(Coro<ConnectionPair> inner) {
+Coro<std::pair<std::shared_ptr<Transport>, std::shared_ptr<P>>> typed_connection(
+    Coro<ConnectionPair> inner) {
   ConnectionPair r = co_await std::move(inner);
   co_return std::pair{std::move(r.first), std::static_pointer_cast<P>(std::move(r.second))};
 }
@@ -236,58 +239,61 @@ ProtocolFactory erase_factory(F factory) {
 /// loop.create_connection). Tries each resolved address in turn. Returns once the connection
 /// (and TLS handshake) is up and connection_made() was called. Cancellation closes it.
 template <class F>
-auto create_connection(F protocol_factory, std::string host, std::uint16_t port, ConnectionOptions opts = {}) {
+auto create_connection(F protocol_factory, std::string host, std::uint16_t port,
+                       ConnectionOptions opts = {}) {
   using P = typename detail::factory_result_t<F>::element_type;
   return detail::typed_connection<P>(
-      detail::create_connection(detail::erase_factory(std::move(protocol_factory)), std::move(host), port, detail::own(opts)));
+      detail::create_connection(detail::erase_factory(std::move(protocol_factory)), std::move(host),
+                                port, detail::own(opts)));
 }
 
 /// As create_connection() over an already connected socket (Python: sock=...).
 template <class F>
 auto create_connection(F protocol_factory, Socket sock, ConnectionOptions opts = {}) {
   using P = typename detail::factory_result_t<F>::element_type;
-  return detail::typed_connection<P>(
-      detail::create_connection_sock(detail::erase_factory(std::move(protocol_factory)), std::move(sock), detail::own(opts)));
+  return detail::typed_connection<P>(detail::create_connection_sock(
+      detail::erase_factory(std::move(protocol_factory)), std::move(sock), detail::own(opts)));
 }
 
 /// Connects to a Unix stream socket (Python: loop.create_unix_connection).
 template <class F>
 auto create_unix_connection(F protocol_factory, std::string path, UnixConnectionOptions opts = {}) {
   using P = typename detail::factory_result_t<F>::element_type;
-  return detail::typed_connection<P>(
-      detail::create_unix_connection(detail::erase_factory(std::move(protocol_factory)), std::move(path), detail::own(opts)));
+  return detail::typed_connection<P>(detail::create_unix_connection(
+      detail::erase_factory(std::move(protocol_factory)), std::move(path), detail::own(opts)));
 }
 
 /// Listens on host:port (Python: loop.create_server); an empty host listens on every
 /// interface (one socket per address family). `protocol_factory` is called once per
 /// accepted connection. Port 0 picks an ephemeral port: read it from server.sockets().
 template <class F>
-Coro<Server> create_server(F protocol_factory, std::string host, std::uint16_t port, ServerOptions opts = {}) {
+Coro<Server> create_server(F protocol_factory, std::string host, std::uint16_t port,
+                           ServerOptions opts = {}) {
   std::vector<std::string> hosts;
   hosts.push_back(std::move(host));
-  return detail::create_server(detail::erase_factory(std::move(protocol_factory)), std::move(hosts), port, opts,
-                               detail::own(opts.ssl));
+  return detail::create_server(detail::erase_factory(std::move(protocol_factory)), std::move(hosts),
+                               port, opts, detail::own(opts.ssl));
 }
 /// Listens on several hosts (Python: host=[...]).
 template <class F>
 Coro<Server> create_server(F protocol_factory, std::vector<std::string> hosts, std::uint16_t port,
                            ServerOptions opts = {}) {
-  return detail::create_server(detail::erase_factory(std::move(protocol_factory)), std::move(hosts), port, opts,
-                               detail::own(opts.ssl));
+  return detail::create_server(detail::erase_factory(std::move(protocol_factory)), std::move(hosts),
+                               port, opts, detail::own(opts.ssl));
 }
 /// Serves on an existing listening (or bound) socket (Python: sock=...).
 template <class F>
 Coro<Server> create_server(F protocol_factory, Socket sock, ServerOptions opts = {}) {
-  return detail::create_server_sock(detail::erase_factory(std::move(protocol_factory)), std::move(sock), opts,
-                                    detail::own(opts.ssl));
+  return detail::create_server_sock(detail::erase_factory(std::move(protocol_factory)),
+                                    std::move(sock), opts, detail::own(opts.ssl));
 }
 
 /// Listens on a Unix socket path (Python: loop.create_unix_server). A stale socket file at
 /// `path` is removed first, as Python does.
 template <class F>
 Coro<Server> create_unix_server(F protocol_factory, std::string path, UnixServerOptions opts = {}) {
-  return detail::create_unix_server(detail::erase_factory(std::move(protocol_factory)), std::move(path), opts,
-                                    detail::own(opts.ssl));
+  return detail::create_unix_server(detail::erase_factory(std::move(protocol_factory)),
+                                    std::move(path), opts, detail::own(opts.ssl));
 }
 
 /// Creates a UDP endpoint (Python: loop.create_datagram_endpoint). Returns the transport and
@@ -304,20 +310,22 @@ Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<P>>> typed_da
 template <class F>
 auto create_datagram_endpoint(F protocol_factory, DatagramOptions opts) {
   using P = typename detail::factory_result_t<F>::element_type;
-  DatagramProtocolFactory factory = [f = std::move(protocol_factory)]() mutable -> std::shared_ptr<DatagramProtocol> {
+  DatagramProtocolFactory factory =
+      [f = std::move(protocol_factory)]() mutable -> std::shared_ptr<DatagramProtocol> {
     return f();
   };
-  return detail::typed_datagram<P>(detail::create_datagram_endpoint(std::move(factory), detail::own(opts)));
+  return detail::typed_datagram<P>(
+      detail::create_datagram_endpoint(std::move(factory), detail::own(opts)));
 }
 
 /// Upgrades an existing connection to TLS (Python: loop.start_tls): `transport` stops
 /// calling `protocol` directly; the returned TLS transport does, once the handshake is done.
 /// Use the returned transport from then on. On failure `transport` is closed.
-Coro<std::shared_ptr<Transport>> start_tls(std::shared_ptr<Transport> transport,
-                                           std::shared_ptr<Protocol> protocol,
-                                           std::shared_ptr<SSLContext> sslcontext, bool server_side = false,
-                                           std::optional<std::string> server_hostname = std::nullopt,
-                                           std::optional<Duration> ssl_handshake_timeout = std::nullopt,
-                                           std::optional<Duration> ssl_shutdown_timeout = std::nullopt);
+Coro<std::shared_ptr<Transport>> start_tls(
+    std::shared_ptr<Transport> transport, std::shared_ptr<Protocol> protocol,
+    std::shared_ptr<SSLContext> sslcontext, bool server_side = false,
+    std::optional<std::string> server_hostname = std::nullopt,
+    std::optional<Duration> ssl_handshake_timeout = std::nullopt,
+    std::optional<Duration> ssl_shutdown_timeout = std::nullopt);
 
 }  // namespace asyncio

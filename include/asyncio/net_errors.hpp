@@ -34,7 +34,8 @@ namespace asyncio {
 /// A failed system call (Python: OSError). `code()` holds the errno in std::generic_category.
 class OSError : public std::system_error {
  public:
-  OSError(int err, const std::string& what) : std::system_error(err, std::generic_category(), what) {}
+  OSError(int err, const std::string& what)
+      : std::system_error(err, std::generic_category(), what) {}
   OSError(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
   /// The errno (Python: `exc.errno`).
   int error_number() const noexcept { return code().value(); }
@@ -78,7 +79,8 @@ const std::error_category& netdb_category() noexcept;
 /// netdb_category(); what() names the host (and port) that could not be resolved.
 class gaierror : public OSError {
  public:
-  gaierror(int eai_code, const std::string& what) : OSError(std::error_code(eai_code, netdb_category()), what) {}
+  gaierror(int eai_code, const std::string& what)
+      : OSError(std::error_code(eai_code, netdb_category()), what) {}
 };
 
 /// The error category of TLS failures; the value is OpenSSL's SSL_ERROR_* code.
@@ -87,7 +89,8 @@ const std::error_category& ssl_category() noexcept;
 /// A TLS failure (Python: ssl.SSLError). what() carries OpenSSL's reason.
 class SSLError : public OSError {
  public:
-  SSLError(int ssl_error, const std::string& what) : OSError(std::error_code(ssl_error, ssl_category()), what) {}
+  SSLError(int ssl_error, const std::string& what)
+      : OSError(std::error_code(ssl_error, ssl_category()), what) {}
 };
 
 /// The peer's certificate could not be verified: untrusted, expired, or not matching the host

@@ -35,9 +35,7 @@ class Outcome {
   T&& value() && { return std::move(value()); }
 
   /// The exception, or null when there is a value.
-  std::exception_ptr exception() const noexcept {
-    return has_value() ? nullptr : std::get<1>(v_);
-  }
+  std::exception_ptr exception() const noexcept { return has_value() ? nullptr : std::get<1>(v_); }
   /// Whether the exception is a CancelledError (a cancelled child of gather).
   bool cancelled() const noexcept {
     if (has_value()) return false;

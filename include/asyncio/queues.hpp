@@ -271,7 +271,8 @@ class BasicQueue : public QueueCore {
   /// What join() returns.
   class JoinAwaiter {
    public:
-    explicit JoinAwaiter(BasicQueue& q) noexcept : queue_(&q), waiter_(q, QueueWaiter::Kind::Join) {}
+    explicit JoinAwaiter(BasicQueue& q) noexcept
+        : queue_(&q), waiter_(q, QueueWaiter::Kind::Join) {}
     /// No suspension when every item put was processed.
     bool await_ready() const noexcept { return queue_->all_done(); }
     /// Waits for the last task_done() (or an immediate shutdown that finishes the count).

@@ -124,7 +124,9 @@ class Semaphore {
   /// Python's _wake_up_next: gives a permit to the first waiter that is not done.
   void wake_up_next();
   void bind(EventLoop& loop);
-  const char* name() const noexcept { return bound_ < 0 ? "asyncio::Semaphore" : "asyncio::BoundedSemaphore"; }
+  const char* name() const noexcept {
+    return bound_ < 0 ? "asyncio::Semaphore" : "asyncio::BoundedSemaphore";
+  }
 
   detail::WaiterQueue waiters_;
   detail::LoopBound loop_;

@@ -184,8 +184,8 @@ namespace detail {
 std::vector<AddrInfo> getaddrinfo_blocking(const std::string& host, const std::string& port,
                                            int family, int type, int protocol, int flags);
 /// Python's base_events._ipaddr_info: a numeric host and port resolve without libc.
-std::optional<AddrInfo> ipaddr_info(const std::string& host, const std::string& port,
-                                    int family, int type, int protocol);
+std::optional<AddrInfo> ipaddr_info(const std::string& host, const std::string& port, int family,
+                                    int type, int protocol);
 }  // namespace detail
 
 // ---- sock_* operations -----------------------------------------------------------------------
@@ -335,7 +335,9 @@ class SockRecvFromInto final : public SockOp {
 
 class SockRecvFrom final : public SockOp {
  public:
-  SockRecvFrom(int fd, std::size_t n, int flags) : SockOp(fd, false), flags_(flags) { data_.resize(n); }
+  SockRecvFrom(int fd, std::size_t n, int flags) : SockOp(fd, false), flags_(flags) {
+    data_.resize(n);
+  }
   bool await_ready() { return try_now("sock_recvfrom"); }
   void await_suspend(std::coroutine_handle<> h) { suspend(h, "sock_recvfrom"); }
   std::pair<std::string, SockAddr> await_resume() {
@@ -381,12 +383,14 @@ inline detail::SockRecv sock_recv(int fd, std::size_t n, int flags = 0) {
 }
 /// Receives into `buf`; returns the byte count, 0 at EOF (Python: loop.sock_recv_into).
 /// `buf` must stay valid until the operation completes.
-inline detail::SockRecvInto sock_recv_into(int fd, std::span<std::byte> buf, int flags = 0) noexcept {
+inline detail::SockRecvInto sock_recv_into(int fd, std::span<std::byte> buf,
+                                           int flags = 0) noexcept {
   return detail::SockRecvInto(fd, buf, flags);
 }
 /// Sends all of `data` (Python: loop.sock_sendall). `data` must stay valid until the
 /// operation completes (a temporary in the co_await expression is fine).
-inline detail::SockSendAll sock_sendall(int fd, std::span<const std::byte> data, int flags = 0) noexcept {
+inline detail::SockSendAll sock_sendall(int fd, std::span<const std::byte> data,
+                                        int flags = 0) noexcept {
   return detail::SockSendAll(fd, data, flags);
 }
 inline detail::SockSendAll sock_sendall(int fd, std::string_view data, int flags = 0) noexcept {
@@ -402,12 +406,15 @@ inline detail::SockConnect sock_connect(int fd, const SockAddr& addr) noexcept {
 Coro<void> sock_connect(int fd, std::string host, std::uint16_t port);
 /// Accepts a connection: the new socket (non-blocking, close-on-exec) and the peer address
 /// (Python: loop.sock_accept).
-inline detail::SockAccept sock_accept(int fd) noexcept { return detail::SockAccept(fd); }
+inline detail::SockAccept sock_accept(int fd) noexcept {
+  return detail::SockAccept(fd);
+}
 /// Datagram receive of up to `n` bytes with the sender's address (Python: loop.sock_recvfrom).
 inline detail::SockRecvFrom sock_recvfrom(int fd, std::size_t n, int flags = 0) {
   return detail::SockRecvFrom(fd, n, flags);
 }
-inline detail::SockRecvFromInto sock_recvfrom_into(int fd, std::span<std::byte> buf, int flags = 0) noexcept {
+inline detail::SockRecvFromInto sock_recvfrom_into(int fd, std::span<std::byte> buf,
+                                                   int flags = 0) noexcept {
   return detail::SockRecvFromInto(fd, buf, flags);
 }
 /// Sends one datagram to `addr`; returns the bytes sent (Python: loop.sock_sendto).

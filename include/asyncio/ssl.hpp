@@ -41,12 +41,12 @@ enum class TLSVersion { MINIMUM_SUPPORTED, TLSv1_2, TLSv1_3, MAXIMUM_SUPPORTED }
 
 /// A summary of the peer's certificate (Python: SSLObject.getpeercert(), reduced to strings).
 struct PeerCertificate {
-  std::string subject;                          ///< e.g. "CN=localhost"
-  std::string issuer;                           ///< e.g. "CN=asyncio test CA"
-  std::vector<std::string> subject_alt_names;   ///< e.g. {"DNS:localhost", "IP Address:127.0.0.1"}
+  std::string subject;                         ///< e.g. "CN=localhost"
+  std::string issuer;                          ///< e.g. "CN=asyncio test CA"
+  std::vector<std::string> subject_alt_names;  ///< e.g. {"DNS:localhost", "IP Address:127.0.0.1"}
   std::string not_before;
   std::string not_after;
-  std::string serial_number;                    ///< hex
+  std::string serial_number;  ///< hex
 };
 
 /// Python: ssl.SSLContext.
@@ -64,13 +64,14 @@ class SSLContext : public std::enable_shared_from_this<SSLContext> {
 
   /// Python: ssl.create_default_context(purpose, cafile=, capath=, cadata=): secure defaults
   /// and, without cafile/capath/cadata, the system's trusted CAs.
-  static std::shared_ptr<SSLContext> create_default_context(Purpose purpose = Purpose::SERVER_AUTH,
-                                                            std::optional<std::string> cafile = std::nullopt,
-                                                            std::optional<std::string> capath = std::nullopt,
-                                                            std::optional<std::string> cadata = std::nullopt);
+  static std::shared_ptr<SSLContext> create_default_context(
+      Purpose purpose = Purpose::SERVER_AUTH, std::optional<std::string> cafile = std::nullopt,
+      std::optional<std::string> capath = std::nullopt,
+      std::optional<std::string> cadata = std::nullopt);
 
   /// Loads a certificate (chain) and its private key (PEM files). Throws SSLError.
-  void load_cert_chain(const std::string& certfile, std::optional<std::string> keyfile = std::nullopt,
+  void load_cert_chain(const std::string& certfile,
+                       std::optional<std::string> keyfile = std::nullopt,
                        std::optional<std::string> password = std::nullopt);
   /// Trusts the CAs in `cafile`/`capath` or the PEM text `cadata`. Throws SSLError.
   void load_verify_locations(std::optional<std::string> cafile = std::nullopt,

@@ -23,8 +23,9 @@
 // wait_for(), gather() and create_task() exactly as in Python; each keeps the stream alive
 // while it runs, and waiting costs no allocation beyond the coroutine frame. Data is copied
 // once from the socket's read buffer into the reader's buffer, and read() hands the whole
-// buffer over without a copy when it takes everything. At most one coroutine may wait on a reader at a time (RuntimeError
-// otherwise, as Python). A cancelled read leaves the buffered data in place.
+// buffer over without a copy when it takes everything. At most one coroutine may wait on a reader
+// at a time (RuntimeError otherwise, as Python). A cancelled read leaves the buffered data in
+// place.
 //
 // Deliberate difference: when the last StreamWriter handle of a connection is dropped without
 // close(), the transport is closed (Python 3.12 does this in StreamWriter.__del__, with a
@@ -69,7 +70,8 @@ class StreamReadAwaiter final : public Suspension {
  public:
   enum class Kind : std::uint8_t { Read, ReadAll, ReadExactly, ReadUntil, ReadLine };
 
-  StreamReadAwaiter(StreamReaderImpl& reader, Kind kind, std::ptrdiff_t n, std::string separator = {})
+  StreamReadAwaiter(StreamReaderImpl& reader, Kind kind, std::ptrdiff_t n,
+                    std::string separator = {})
       : reader_(&reader), kind_(kind), n_(n), separator_(std::move(separator)) {}
   StreamReadAwaiter(const StreamReadAwaiter&) = delete;
   StreamReadAwaiter& operator=(const StreamReadAwaiter&) = delete;
@@ -95,7 +97,7 @@ class StreamReadAwaiter final : public Suspension {
   Kind kind_;
   std::ptrdiff_t n_;
   std::string separator_;
-  std::size_t offset_ = 0;  // readuntil: bytes known not to start the separator
+  std::size_t offset_ = 0;                // readuntil: bytes known not to start the separator
   std::size_t isep_ = std::string::npos;  // readuntil: where the separator was found
   State state_ = State::Idle;
   bool by_exception_ = false;
@@ -106,7 +108,8 @@ class StreamReadAwaiter final : public Suspension {
 /// Awaiter of StreamWriter::drain().
 class DrainAwaiter final : public ListNode, public Suspension {
  public:
-  explicit DrainAwaiter(std::shared_ptr<StreamWriterImpl> writer) noexcept : writer_(std::move(writer)) {}
+  explicit DrainAwaiter(std::shared_ptr<StreamWriterImpl> writer) noexcept
+      : writer_(std::move(writer)) {}
   DrainAwaiter(const DrainAwaiter&) = delete;
   DrainAwaiter& operator=(const DrainAwaiter&) = delete;
   ~DrainAwaiter() { unlink(); }
@@ -134,7 +137,8 @@ class DrainAwaiter final : public ListNode, public Suspension {
 /// Awaiter of StreamWriter::wait_closed().
 class CloseWaiter final : public ListNode, public Suspension {
  public:
-  explicit CloseWaiter(std::shared_ptr<StreamReaderProtocol> protocol) noexcept : protocol_(std::move(protocol)) {}
+  explicit CloseWaiter(std::shared_ptr<StreamReaderProtocol> protocol) noexcept
+      : protocol_(std::move(protocol)) {}
   CloseWaiter(const CloseWaiter&) = delete;
   CloseWaiter& operator=(const CloseWaiter&) = delete;
   ~CloseWaiter() { unlink(); }
@@ -160,7 +164,8 @@ class StreamReader {
   /// A reader not attached to any transport yet; feed it with feed_data()/feed_eof().
   /// Throws ValueError if `limit` is 0.
   explicit StreamReader(std::size_t limit = kDefaultStreamLimit);
-  explicit StreamReader(std::shared_ptr<detail::StreamReaderImpl> impl) noexcept : impl_(std::move(impl)) {}
+  explicit StreamReader(std::shared_ptr<detail::StreamReaderImpl> impl) noexcept
+      : impl_(std::move(impl)) {}
 
   /// Up to `n` bytes, as soon as at least one is available; "" at EOF. `n < 0` reads until
   /// EOF; `n == 0` returns "" at once. Not limited by the limit.
@@ -197,17 +202,16 @@ class StreamReader {
 class StreamWriter {
  public:
   StreamWriter() noexcept = default;
-  explicit StreamWriter(std::shared_ptr<detail::StreamWriterImpl> impl) noexcept : impl_(std::move(impl)) {}
+  explicit StreamWriter(std::shared_ptr<detail::StreamWriterImpl> impl) noexcept
+      : impl_(std::move(impl)) {}
 
   /// Queues `data` (sends at once what the socket takes). Follow with drain().
   void write(std::span<const std::byte> data);
   void write(std::string_view data);
   void writelines(std::initializer_list<std::string_view> chunks);
   template <class Range>
-    requires requires(const Range& r) { std::string_view(*std::begin(r)); }
-  void writelines(const Range& chunks) {
-    transport()->writelines(chunks);
-  }
+  requires requires(const Range& r) { std::string_view(*std::begin(r)); }
+  void writelines(const Range& chunks) { transport()->writelines(chunks); }
   void write_eof();
   bool can_write_eof() const;
   /// Closes the stream (flushes first). Follow with wait_closed().
@@ -244,32 +248,36 @@ using ClientConnectedCallback = std::function<Coro<void>(StreamReader, StreamWri
 
 namespace detail {
 Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
-                                                            OwnedConnectionOptions opts, std::size_t limit);
+                                                            OwnedConnectionOptions opts,
+                                                            std::size_t limit);
 Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, TlsParams opts,
                                                                  std::size_t limit);
 }  // namespace detail
 
 /// Python: asyncio.open_connection(host, port, limit=..., **kwds).
-Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
-                                                            ConnectionOptions opts = {},
-                                                            std::size_t limit = kDefaultStreamLimit);
+Coro<std::pair<StreamReader, StreamWriter>> open_connection(
+    std::string host, std::uint16_t port, ConnectionOptions opts = {},
+    std::size_t limit = kDefaultStreamLimit);
 /// Python: asyncio.start_server(client_connected_cb, host, port, limit=..., **kwds). Each
 /// connection runs `client_connected_cb(reader, writer)` as a task; an exception escaping it
 /// is reported to the loop's exception handler and closes the connection.
-Coro<Server> start_server(ClientConnectedCallback client_connected_cb, std::string host, std::uint16_t port,
-                          ServerOptions opts = {}, std::size_t limit = kDefaultStreamLimit);
+Coro<Server> start_server(ClientConnectedCallback client_connected_cb, std::string host,
+                          std::uint16_t port, ServerOptions opts = {},
+                          std::size_t limit = kDefaultStreamLimit);
 /// Python: asyncio.open_unix_connection(path, limit=..., **kwds).
-Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, UnixConnectionOptions opts = {},
-                                                                 std::size_t limit = kDefaultStreamLimit);
+Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(
+    std::string path, UnixConnectionOptions opts = {}, std::size_t limit = kDefaultStreamLimit);
 /// Python: asyncio.start_unix_server(client_connected_cb, path, limit=..., **kwds).
 Coro<Server> start_unix_server(ClientConnectedCallback client_connected_cb, std::string path,
-                               UnixServerOptions opts = {}, std::size_t limit = kDefaultStreamLimit);
+                               UnixServerOptions opts = {},
+                               std::size_t limit = kDefaultStreamLimit);
 
 /// Python: asyncio.StreamReaderProtocol, for building streams over custom transports:
 /// make_stream_reader_protocol(reader) is a Protocol that feeds `reader`.
 std::shared_ptr<Protocol> make_stream_reader_protocol(StreamReader reader);
 /// A StreamWriter over `transport` whose protocol came from make_stream_reader_protocol().
-StreamWriter make_stream_writer(std::shared_ptr<Transport> transport, std::shared_ptr<Protocol> protocol,
+StreamWriter make_stream_writer(std::shared_ptr<Transport> transport,
+                                std::shared_ptr<Protocol> protocol,
                                 std::optional<StreamReader> reader);
 
 }  // namespace asyncio

@@ -330,8 +330,8 @@ auto subprocess_exec(Factory factory, std::string program, std::vector<std::stri
 /// subprocess_exec(factory, "prog", "arg1", "arg2", SubprocessOptions{...}): the arguments
 /// one by one, as in Python (see create_subprocess_exec for why this form exists).
 template <class Factory, class... Args>
-  requires(sizeof...(Args) > 0 && detail::valid_exec_args<Args...>())
-auto subprocess_exec(Factory factory, std::string_view program, Args&&... args) {
+requires(sizeof...(Args) > 0 && detail::valid_exec_args<Args...>()) auto subprocess_exec(
+    Factory factory, std::string_view program, Args&&... args) {
   detail::ExecArgs a = detail::collect_exec_args(std::forward<Args>(args)...);
   return subprocess_exec(std::move(factory), std::string(program), std::move(a.args),
                          std::move(a.options));
@@ -414,8 +414,8 @@ Coro<Process> create_subprocess_exec(std::string program, std::vector<std::strin
 /// rejects inside a co_await expression ("array used as initializer", a compiler bug; clang
 /// accepts it). The arguments are copied at once, so temporaries are fine.
 template <class... Args>
-  requires(sizeof...(Args) > 0 && detail::valid_exec_args<Args...>())
-Coro<Process> create_subprocess_exec(std::string_view program, Args&&... args) {
+requires(sizeof...(Args) > 0 && detail::valid_exec_args<Args...>())
+    Coro<Process> create_subprocess_exec(std::string_view program, Args&&... args) {
   detail::ExecArgs a = detail::collect_exec_args(std::forward<Args>(args)...);
   return create_subprocess_exec(std::string(program), std::move(a.args), std::move(a.options));
 }

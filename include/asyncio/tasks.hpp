@@ -8,6 +8,7 @@
 // exception handler as "Task exception was never retrieved").
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -95,16 +96,23 @@ std::vector<AnyTask> all_tasks(EventLoop& loop);
 namespace detail {
 
 /// Awaiter of sleep(): a timer entry in the coroutine frame, so sleeping allocates nothing.
+/// Kept small (56 bytes for sleep(d)): a million sleepers hold a million of these. The delay
+/// waits in when_ns until await_suspend turns it into the deadline, and the rare
+/// cancellation message lives out of line.
 template <class T>
-class SleepAwaiter final : public Suspension {
+class SleepAwaiter final : public Suspension, private TimerEntry {
  public:
-  SleepAwaiter(Duration delay, ValueSlot<T>&& result) : delay_(delay), result_(std::move(result)) {}
+  SleepAwaiter(Duration delay, ValueSlot<T>&& result) : result_(std::move(result)) {
+    when_ns = to_ns(delay);
+  }
   /// Movable until awaited (so it can be handed to wait_for() and the like).
   SleepAwaiter(SleepAwaiter&& o) noexcept(std::is_nothrow_move_constructible_v<ValueSlot<T>>)
-      : delay_(o.delay_), result_(std::move(o.result_)) {}
+      : result_(std::move(o.result_)) {
+    when_ns = o.when_ns;
+  }
   SleepAwaiter& operator=(const SleepAwaiter&) = delete;
   ~SleepAwaiter() {
-    if (task_) LoopAccess::remove_timer(task_->loop(), &entry_);
+    if (task_) LoopAccess::remove_timer(task_->loop(), this);
   }
 
   bool await_ready() const noexcept { return false; }  // even sleep(0s) yields once
@@ -112,14 +120,14 @@ class SleepAwaiter final : public Suspension {
   void await_suspend(std::coroutine_handle<> h) {
     TaskBase& task = current_task_for("sleep");
     task_ = &task;
-    if (delay_.count() <= 0) {
+    const std::int64_t delay_ns = when_ns;
+    if (delay_ns <= 0) {
       state_ = State::Yielded;
       task.wake();
     } else {
       EventLoop& loop = task.loop();
-      entry_.run = &on_timer;
-      entry_.arg = this;
-      LoopAccess::add_timer(loop, &entry_, LoopAccess::now_ns(loop) + to_ns(delay_));
+      run = &on_timer;
+      LoopAccess::add_timer(loop, this, LoopAccess::now_ns(loop) + delay_ns);
       state_ = State::Sleeping;
     }
     task.suspend(h, this);
@@ -130,8 +138,8 @@ class SleepAwaiter final : public Suspension {
       case State::Sleeping:
         // If the timer already fired, its on_timer item is queued and will run the single
         // step (which then sees Cancelled); waking here too would step the task twice.
-        if (entry_.scheduled()) {
-          LoopAccess::remove_timer(task_->loop(), &entry_);
+        if (scheduled()) {
+          LoopAccess::remove_timer(task_->loop(), this);
           task_->wake();
         }
         break;
@@ -142,14 +150,14 @@ class SleepAwaiter final : public Suspension {
         return false;
     }
     state_ = State::Cancelled;
-    message_ = message;
+    if (!message.empty()) message_ = std::make_unique<std::string>(message);
     return true;
   }
 
   T await_resume() {
     if (state_ == State::Cancelled) {
       task_->consume_must_cancel();  // the first cancellation's message wins, as in CPython
-      throw CancelledError(std::move(message_));
+      throw CancelledError(message_ ? std::move(*message_) : std::string());
     }
     task_->throw_if_must_cancel();
     if constexpr (!std::is_void_v<T>) return std::move(*result_.value);
@@ -158,19 +166,17 @@ class SleepAwaiter final : public Suspension {
  private:
   enum class State : std::uint8_t { Sleeping, Expired, Yielded, Cancelled };
 
-  static void on_timer(void* self, bool discard) {
+  static void on_timer(void* entry, bool discard) {
     if (discard) return;
-    auto* s = static_cast<SleepAwaiter*>(self);
+    auto* s = static_cast<SleepAwaiter*>(static_cast<TimerEntry*>(entry));
     if (s->state_ == State::Sleeping) s->state_ = State::Expired;
     s->task_->step();
   }
 
-  Duration delay_;
-  ValueSlot<T> result_;
   TaskBase* task_ = nullptr;
-  TimerEntry entry_;
+  std::unique_ptr<std::string> message_;
   State state_ = State::Sleeping;
-  std::string message_;
+  [[no_unique_address]] ValueSlot<T> result_;
 };
 
 }  // namespace detail

@@ -200,7 +200,10 @@ class StartTaskCallback {
                     std::shared_ptr<TaskLink> link)
       : coro_(std::move(coro)), loop_(loop), dest_(std::move(dest)), link_(std::move(link)) {}
   StartTaskCallback(StartTaskCallback&& o) noexcept
-      : coro_(std::move(o.coro_)), loop_(o.loop_), dest_(o.dest_), link_(o.link_),
+      : coro_(std::move(o.coro_)),
+        loop_(o.loop_),
+        dest_(o.dest_),
+        link_(o.link_),
         armed_(std::exchange(o.armed_, false)) {}
   StartTaskCallback& operator=(StartTaskCallback&&) = delete;
   ~StartTaskCallback() {
@@ -261,13 +264,13 @@ Future<T> wrap_future(const ConcurrentFuture<T>& future) {
 }
 
 template <class F, class... Args>
-Future<detail::executor_result_t<F, Args...>> EventLoop::run_in_executor(Executor* executor,
-                                                                         F&& fn, Args&&... args) {
+Future<detail::executor_result_t<F, Args...>> EventLoop::run_in_executor(Executor* executor, F&& fn,
+                                                                         Args&&... args) {
   check_not_closed();
   Executor& target = executor_for_call(executor);
   // Nobody else sees the ConcurrentFuture: the value can be moved out.
-  return detail::wrap_future(target.submit(std::forward<F>(fn), std::forward<Args>(args)...),
-                             *this, /*move_value=*/true);
+  return detail::wrap_future(target.submit(std::forward<F>(fn), std::forward<Args>(args)...), *this,
+                             /*move_value=*/true);
 }
 
 /// Runs `fn(args...)` in the running loop's default executor and returns its result (Python:

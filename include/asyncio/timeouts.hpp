@@ -72,7 +72,8 @@ decltype(auto) invoke_body(F& body, Timeout& cm) {
 
 template <class B>
 struct BodyResult {
-  using type = typename decltype(invoke_body(std::declval<B&>(), std::declval<Timeout&>()))::value_type;
+  using type =
+      typename decltype(invoke_body(std::declval<B&>(), std::declval<Timeout&>()))::value_type;
 };
 template <class T>
 struct BodyResult<Coro<T>> {
@@ -154,7 +155,9 @@ Coro<value_of_t<H>> wait_for_expired(H fut, bool owned) {
 /// expiry the inner work is cancelled and waited for, then TimeoutError is thrown. nullopt
 /// waits forever; a timeout <= 0 cancels at once unless `aw` is already done.
 template <class A>
-  requires requires { typename detail::FutureOf<std::remove_cvref_t<A>>::type; }
+requires requires {
+  typename detail::FutureOf<std::remove_cvref_t<A>>::type;
+}
 Coro<detail::value_of_t<A>> wait_for(A aw, std::optional<Duration> timeout) {
   using T = detail::value_of_t<A>;
   if (timeout && timeout->count() <= 0) {
@@ -190,10 +193,10 @@ Coro<R> as_coro(A aw) {
 /// wait_for() of any other awaitable (a stream read, a lock acquisition, ...): it runs in
 /// the awaiting task, as Python awaits a non-future awaitable inside wait_for.
 template <class A>
-  requires(!requires { typename detail::FutureOf<std::remove_cvref_t<A>>::type; } &&
-           detail::DirectAwaiter<A>)
-Coro<std::remove_cvref_t<decltype(std::declval<A&>().await_resume())>> wait_for(
-    A aw, std::optional<Duration> timeout) {
+requires(!requires { typename detail::FutureOf<std::remove_cvref_t<A>>::type; } &&
+         detail::DirectAwaiter<A>)
+    Coro<std::remove_cvref_t<decltype(std::declval<A&>().await_resume())>> wait_for(
+        A aw, std::optional<Duration> timeout) {
   using R = std::remove_cvref_t<decltype(std::declval<A&>().await_resume())>;
   co_return co_await wait_for(detail::as_coro<R>(std::move(aw)), timeout);
 }

@@ -91,7 +91,7 @@ class Transport : public BaseTransport {
   virtual void writelines(std::span<const std::span<const std::byte>> chunks);
   void writelines(std::initializer_list<std::string_view> chunks);
   template <class Range>
-    requires requires(const Range& r) { std::string_view(*std::begin(r)); }
+  requires requires(const Range& r) { std::string_view(*std::begin(r)); }
   void writelines(const Range& chunks) {
     std::vector<std::span<const std::byte>> spans;
     for (const auto& c : chunks) {
@@ -126,7 +126,8 @@ class DatagramTransport : public BaseTransport {
   /// write(), buffers when the socket is full; errors go to the protocol's error_received().
   virtual void sendto(std::span<const std::byte> data, const SockAddr& addr = {}) = 0;
   void sendto(std::string_view data, const SockAddr& addr = {}) {
-    sendto(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data.data()), data.size()), addr);
+    sendto(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data.data()), data.size()),
+           addr);
   }
   virtual void abort() = 0;
   virtual std::size_t get_write_buffer_size() const noexcept = 0;

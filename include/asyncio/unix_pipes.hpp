@@ -2,8 +2,8 @@
 // _UnixWritePipeTransport, loop.connect_read_pipe / loop.connect_write_pipe).
 //
 // A ReadPipeTransport reads a pipe (or socket, or character device) as data arrives and hands
-// it to an asyncio::Protocol; a WritePipeTransport buffers what cannot be written at once, writes it
-// as the pipe drains, and tells its protocol to pause_writing()/resume_writing() around its
+// it to an asyncio::Protocol; a WritePipeTransport buffers what cannot be written at once, writes
+// it as the pipe drains, and tells its protocol to pause_writing()/resume_writing() around its
 // high/low water marks (64 KiB / 16 KiB by default). Both are driven by the loop's poll phase
 // with no allocation per event. They own their fd (closed after connection_lost()); writing
 // never raises SIGPIPE (a closed reader shows up as BrokenPipeError / connection_lost).
@@ -116,7 +116,8 @@ class ReadPipeTransport final : public PipeTransport {
 
  private:
   friend struct detail::PipeAccess;
-  ReadPipeTransport(EventLoop& loop, int fd, Protocol* protocol, std::shared_ptr<BaseProtocol> owner)
+  ReadPipeTransport(EventLoop& loop, int fd, Protocol* protocol,
+                    std::shared_ptr<BaseProtocol> owner)
       : PipeTransport(loop, fd, protocol, std::move(owner)) {}
   void on_io(bool readable, bool writable) noexcept override;
   void close_with(std::exception_ptr exc);
@@ -157,7 +158,8 @@ class WritePipeTransport final : public PipeTransport {
 
  private:
   friend struct detail::PipeAccess;
-  WritePipeTransport(EventLoop& loop, int fd, Protocol* protocol, std::shared_ptr<BaseProtocol> owner)
+  WritePipeTransport(EventLoop& loop, int fd, Protocol* protocol,
+                     std::shared_ptr<BaseProtocol> owner)
       : PipeTransport(loop, fd, protocol, std::move(owner)) {}
   void on_io(bool readable, bool writable) noexcept override;
   void write_ready() noexcept;
@@ -183,8 +185,7 @@ struct PipeAccess {
   /// `fd` is NOT closed then. `owner` keeps `protocol` alive (may be null).
   static std::shared_ptr<ReadPipeTransport> make_read(EventLoop& loop, int fd, Protocol* protocol,
                                                       std::shared_ptr<BaseProtocol> owner);
-  static std::shared_ptr<WritePipeTransport> make_write(EventLoop& loop, int fd,
-                                                        Protocol* protocol,
+  static std::shared_ptr<WritePipeTransport> make_write(EventLoop& loop, int fd, Protocol* protocol,
                                                         std::shared_ptr<BaseProtocol> owner);
   /// Starts reading (read pipes) or watching for the reader's disappearance (write pipes).
   static void start(PipeTransport& transport);
@@ -197,7 +198,8 @@ struct PipeAccess {
   template <class P, class Make>
   static Coro<std::pair<std::shared_ptr<PipeTransport>, std::shared_ptr<P>>> connect(
       std::shared_ptr<P> protocol, int fd, Make make) {
-    static_assert(std::is_base_of_v<Protocol, P>, "a pipe protocol must derive from asyncio::Protocol");
+    static_assert(std::is_base_of_v<Protocol, P>,
+                  "a pipe protocol must derive from asyncio::Protocol");
     EventLoop& loop = get_running_loop();
     std::shared_ptr<PipeTransport> transport = make(loop, fd, protocol.get(), protocol);
     try {
@@ -223,7 +225,8 @@ auto connect_read_pipe(Factory factory, int fd)
     -> Coro<std::pair<std::shared_ptr<ReadPipeTransport>, std::invoke_result_t<Factory&>>> {
   auto [transport, protocol] = co_await detail::PipeAccess::connect(
       factory(), fd, [](EventLoop& loop, int f, Protocol* p, std::shared_ptr<BaseProtocol> o) {
-        return std::shared_ptr<PipeTransport>(detail::PipeAccess::make_read(loop, f, p, std::move(o)));
+        return std::shared_ptr<PipeTransport>(
+            detail::PipeAccess::make_read(loop, f, p, std::move(o)));
       });
   co_return std::pair{std::static_pointer_cast<ReadPipeTransport>(std::move(transport)),
                       std::move(protocol)};
@@ -238,7 +241,8 @@ auto connect_write_pipe(Factory factory, int fd)
     -> Coro<std::pair<std::shared_ptr<WritePipeTransport>, std::invoke_result_t<Factory&>>> {
   auto [transport, protocol] = co_await detail::PipeAccess::connect(
       factory(), fd, [](EventLoop& loop, int f, Protocol* p, std::shared_ptr<BaseProtocol> o) {
-        return std::shared_ptr<PipeTransport>(detail::PipeAccess::make_write(loop, f, p, std::move(o)));
+        return std::shared_ptr<PipeTransport>(
+            detail::PipeAccess::make_write(loop, f, p, std::move(o)));
       });
   co_return std::pair{std::static_pointer_cast<WritePipeTransport>(std::move(transport)),
                       std::move(protocol)};

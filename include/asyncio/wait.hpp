@@ -221,9 +221,8 @@ Coro<WaitResult<H>> wait(std::vector<H> fs, ReturnWhen return_when = ALL_COMPLET
 /// Returns one awaitable per input; the k-th one yields the k-th result to complete (Python:
 /// asyncio.as_completed). After `timeout`, the remaining ones throw TimeoutError.
 template <class A>
-  requires detail::FutureLike<A>
-std::vector<Coro<detail::value_of_t<A>>> as_completed(std::vector<A> aws,
-                                                      std::optional<Duration> timeout = {}) {
+requires detail::FutureLike<A> std::vector<Coro<detail::value_of_t<A>>> as_completed(
+    std::vector<A> aws, std::optional<Duration> timeout = {}) {
   using H = detail::future_of_t<A>;
   EventLoop& loop = get_running_loop();
   auto all = std::make_shared<std::vector<H>>();
@@ -239,7 +238,8 @@ std::vector<Coro<detail::value_of_t<A>>> as_completed(std::vector<A> aws,
   }
   std::vector<Coro<detail::value_of_t<A>>> out;
   const bool owned = detail::FutureOf<A>::creates_task;
-  for (std::size_t i = 0; i < all->size(); ++i) out.push_back(detail::wait_for_one<H>(w, all, owned));
+  for (std::size_t i = 0; i < all->size(); ++i)
+    out.push_back(detail::wait_for_one<H>(w, all, owned));
   return out;
 }
 

@@ -35,7 +35,7 @@ enum class FutureStatus : std::uint8_t { Pending, Cancelled, Finished };
 class FutureBase;
 struct CallbackNode : ListNode {
   void (*fire)(void* node, bool discard) = nullptr;
-  CallbackId id = 0;  // nonzero for user callbacks, which the future owns until scheduled
+  CallbackId id = 0;           // nonzero for user callbacks, which the future owns until scheduled
   FutureBase* held = nullptr;  // user callbacks: a reference to the future, taken when scheduled
 };
 
@@ -79,7 +79,8 @@ class FutureBase : public RefCounted, public PoolAllocated {
     return cancel_message_ ? *cancel_message_ : empty_string();
   }
   void set_cancel_message(const std::string& message) {
-    if (!message.empty() || cancel_message_) cancel_message_ = std::make_unique<std::string>(message);
+    if (!message.empty() || cancel_message_)
+      cancel_message_ = std::make_unique<std::string>(message);
   }
   CancelledError make_cancelled_error() const { return CancelledError(cancel_message()); }
 

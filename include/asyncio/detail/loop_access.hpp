@@ -36,6 +36,11 @@ struct LoopAccess {
   static IntrusiveList<PendingTask>& pending_tasks(EventLoop& loop) noexcept {
     return loop.pending_tasks_;
   }
+  static void add_pending_task(EventLoop& loop, PendingTask* t,
+                               void (*abandon)(PendingTask*) noexcept) noexcept {
+    loop.abandon_task_ = abandon;
+    loop.pending_tasks_.push_back(t);
+  }
   static std::uint64_t next_task_number(EventLoop& loop) noexcept { return ++loop.task_counter_; }
   static bool debug(const EventLoop& loop) noexcept { return loop.debug_; }
   static void check_not_closed(const EventLoop& loop) { loop.check_not_closed(); }

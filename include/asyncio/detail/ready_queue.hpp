@@ -29,6 +29,18 @@ class ReadyQueue {
     ++size_;
   }
 
+  /// Frees the ring if it is empty and was grown past kKeptCapacity by a burst (a million tasks
+  /// created at once). Called when the loop goes idle, so that a program that spawned many
+  /// tasks once does not keep 16 bytes per task for good; a loop that stays busy keeps its
+  /// ring and never pays for regrowing it.
+  void release_burst_capacity() noexcept {
+    if (size_ == 0 && capacity_ > kKeptCapacity) {
+      buffer_.reset();
+      capacity_ = 0;
+      head_ = 0;
+    }
+  }
+
   /// Precondition: !empty().
   ReadyItem pop() noexcept {
     ReadyItem item = buffer_[head_];
@@ -38,6 +50,8 @@ class ReadyQueue {
   }
 
  private:
+  static constexpr std::size_t kKeptCapacity = 1 << 16;  // 1 MiB of items
+
   void grow() {
     std::size_t new_capacity = capacity_ ? capacity_ * 2 : 64;
     auto next = std::make_unique<ReadyItem[]>(new_capacity);

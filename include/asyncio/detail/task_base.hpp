@@ -63,7 +63,9 @@ class TaskBase : public FutureBase, public PendingTask {
   /// Resumes the coroutine until its next suspension or its end.
   void step() noexcept;
 
-  void abandon() noexcept override;
+  /// The loop's abandon_task_ (see PendingTask).
+  static void abandon_pending(PendingTask* self) noexcept;
+  void abandon_pending() noexcept;
 
  protected:
   /// Registers with the loop and schedules the first step.
@@ -77,8 +79,11 @@ class TaskBase : public FutureBase, public PendingTask {
   std::coroutine_handle<> resume_point_;
   Suspension* waiter_ = nullptr;
   std::unique_ptr<std::string> name_;  // null: "Task-<number_>"
-  std::uint64_t number_ = 0;
-  int num_cancels_requested_ = 0;
+  // Narrow so that a task's state fits in 120 bytes (a pool class, and a million sleeping
+  // tasks hold a million of these): Task-<number> wraps after 2^32 tasks, and the count of
+  // pending cancel() requests saturates at 65535.
+  std::uint32_t number_ = 0;
+  std::uint16_t num_cancels_requested_ = 0;
   bool must_cancel_ = false;
   bool started_ = false;
 
