@@ -448,6 +448,81 @@ TEST(Examples, MockHttpRequests) {
                 2.0);
 }
 
+// ---- Locks and semaphores (issue 3) ------------------------------------------------------
+
+TEST(Examples, LockSharedResource) {
+  // The second worker waits the whole second the first one holds the lock.
+  check_example("lock_shared_resource",
+                {
+                    "[{0.0}s] worker 1 wants the resource",
+                    "[{0.0}s] worker 1 acquires the resource",
+                    "[{0.0}s] worker 2 wants the resource",
+                    "[{1.0}s] worker 1 releases the resource",
+                    "[{1.0}s] worker 2 acquires the resource",
+                    "[{2.0}s] worker 2 releases the resource",
+                    "[{2.0}s] done",
+                },
+                2.0);
+}
+
+TEST(Examples, SemaphoreLimit) {
+  // Semaphore(2): four one-second tasks run two at a time, so two seconds, not one or four.
+  check_example("semaphore_limit",
+                {
+                    "[{0.0}s] task 1 started",
+                    "[{0.0}s] task 2 started",
+                    "[{1.0}s] task 1 finished",
+                    "[{1.0}s] task 2 finished",
+                    "[{1.0}s] task 3 started",
+                    "[{1.0}s] task 4 started",
+                    "[{2.0}s] task 3 finished",
+                    "[{2.0}s] task 4 finished",
+                },
+                2.0);
+}
+
+// ---- Subprocesses and signals (issue 5) -----------------------------------------------------
+
+TEST(Examples, SubprocessLines) {
+  // Lines arrive as the child prints them, not all at its exit.
+  check_example("subprocess_lines",
+                {"[{0.0}s] line 1", "[{0.5}s] line 2", "[{1.0}s] line 3", "[{1.5}s] exit code 0"},
+                1.5);
+}
+
+TEST(Examples, SubprocessParallel) {
+  // Five children, at most two at a time; each job's time is fixed by the example.
+  check_example("subprocess_parallel",
+                {
+                    "[{0.0}s] job 0 started",
+                    "[{0.0}s] job 1 started",
+                    "[{0.5}s] job 0 exited with 0",
+                    "[{0.5}s] job 2 started",
+                    "[{0.8}s] job 2 exited with 2",
+                    "[{0.8}s] job 3 started",
+                    "[{1.0}s] job 1 exited with 1",
+                    "[{1.0}s] job 4 started",
+                    "[{1.4}s] job 4 exited with 4",
+                    "[{1.6}s] job 3 exited with 3",
+                    "[{1.6}s] exit codes: [0, 1, 2, 3, 4]",
+                },
+                1.6);
+}
+
+TEST(Examples, GracefulShutdown) {
+  // SIGTERM (sent by the example to itself) closes the server; the open connection is still
+  // served before the program ends.
+  check_example("graceful_shutdown",
+                {
+                    "[{0.0}s] serving",
+                    "[{0.0}s] echoed 'hello'",
+                    "[{1.0}s] SIGTERM: closing the server",
+                    "[{1.0}s] echoed 'still there?'",
+                    "[{1.0}s] server closed, bye",
+                },
+                1.0);
+}
+
 // ---- Bookkeeping -----------------------------------------------------------------------------
 
 /// The stems listed in examples/DEMO_ORDER, without comments and blank lines.
