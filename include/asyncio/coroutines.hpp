@@ -115,12 +115,14 @@ class [[nodiscard]] Coro {
   /// return and the caller continues via `return false`: constant stack at any -O level.
   /// A callee that suspends returns from resume() too, and only then learns its continuation:
   /// it cannot run again before this returns, and it later finishes through final_suspend's
-  /// transfer to the continuation. While it runs inline its continuation is empty, so a
-  /// finish comes back here (final_suspend returns noop_coroutine()).
+  /// transfer to the continuation. While it runs inline its continuation is noop_coroutine(), so
+  /// a finish comes back here.
   struct Awaiter {
     Handle h;
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+      // Non-empty while it runs, so that awaiting it again meanwhile is refused (checked()).
+      h.promise().continuation = std::noop_coroutine();
       h.resume();
       if (h.done()) return false;  // finished synchronously: continue the awaiting coroutine
       h.promise().continuation = awaiting;
