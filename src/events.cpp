@@ -71,7 +71,7 @@ void Handle::cancel() {
 }
 
 double TimerHandle::when() const noexcept {
-  return state_ ? static_cast<double>(state_->when_ns) / 1e9 : 0.0;
+  return state_ ? static_cast<double>(state_->timer.when_ns) / 1e9 : 0.0;
 }
 
 // ---- Construction and time -----------------------------------------------------------------
@@ -125,7 +125,8 @@ void EventLoop::run_handle(void* arg, bool discard) {
 }
 
 void EventLoop::run_timer_handle(void* entry, bool discard) {
-  run_handle(static_cast<detail::HandleState*>(static_cast<detail::TimerEntry*>(entry)), discard);
+  using Timer = detail::HandleState::Timer;
+  run_handle(static_cast<Timer*>(static_cast<detail::TimerEntry*>(entry))->owner, discard);
 }
 
 void EventLoop::schedule_handle(detail::HandleState* h) {
@@ -162,16 +163,17 @@ void EventLoop::drain_threadsafe_queue() {
 }
 
 void EventLoop::schedule_timer_handle(detail::HandleState* h, double when) {
-  h->run = &EventLoop::run_timer_handle;
+  h->timer.run = &EventLoop::run_timer_handle;
+  h->timer.owner = h;
   double ns = when * 1e9;
   std::int64_t when_ns = ns >= 9e18 ? static_cast<std::int64_t>(9e18) : std::llround(ns);
-  detail::LoopAccess::add_timer(*this, static_cast<detail::TimerEntry*>(h), when_ns);
+  detail::LoopAccess::add_timer(*this, &h->timer, when_ns);
 }
 
 void EventLoop::cancel_handle(detail::HandleState* h) noexcept {
   if (h->cancelled.exchange(true)) return;
-  if (h->scheduled()) {
-    timers_.remove(static_cast<detail::TimerEntry*>(h));
+  if (h->timer.scheduled()) {
+    timers_.remove(&h->timer);
     h->release();  // the heap's reference
   }
 }

@@ -70,7 +70,7 @@ void QueueWaiter::resumed() {
     case State::Waiting:
       return;
     case State::Cancelled:
-      task_->throw_if_must_cancel();
+      task_->consume_must_cancel();  // the first cancellation's message wins (CPython)
       throw CancelledError(std::move(message_));
     case State::Woken:
       try {

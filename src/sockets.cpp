@@ -448,7 +448,7 @@ bool SockOp::cancel_awaited(const std::string& message) {
 
 void SockOp::check_resume() {
   if (state_ == State::Cancelled) {
-    task_->throw_if_must_cancel();
+    task_->consume_must_cancel();  // the first cancellation's message wins (CPython)
     throw CancelledError(std::move(cancel_message_));
   }
   if (task_) task_->throw_if_must_cancel();

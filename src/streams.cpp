@@ -201,7 +201,7 @@ bool StreamReadAwaiter::cancel_awaited(const std::string& message) {
 
 std::string StreamReadAwaiter::await_resume() {
   if (state_ == State::Cancelled) {
-    task_->throw_if_must_cancel();
+    task_->consume_must_cancel();  // the first cancellation's message wins (CPython)
     throw CancelledError(std::move(cancel_message_));
   }
   if (task_) task_->throw_if_must_cancel();
@@ -462,7 +462,7 @@ bool DrainAwaiter::cancel_awaited(const std::string& message) {
 
 void DrainAwaiter::await_resume() {
   if (state_ == State::Cancelled) {
-    task_->throw_if_must_cancel();
+    task_->consume_must_cancel();  // the first cancellation's message wins (CPython)
     throw CancelledError(std::move(cancel_message_));
   }
   if (task_) task_->throw_if_must_cancel();
@@ -499,7 +499,7 @@ bool CloseWaiter::cancel_awaited(const std::string& message) {
 
 void CloseWaiter::await_resume() {
   if (cancelled_) {
-    task_->throw_if_must_cancel();
+    task_->consume_must_cancel();  // the first cancellation's message wins (CPython)
     throw CancelledError(std::move(cancel_message_));
   }
   if (task_) task_->throw_if_must_cancel();

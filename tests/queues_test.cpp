@@ -222,6 +222,24 @@ TEST(QueueTest, GetCancelledRace) {
   }());
 }
 
+TEST(QueueTest, RepeatedCancelOfAPendingGetKeepsTheFirstMessage) {
+  asyncio::run([]() -> Coro<> {
+    Queue<int> q;
+    Task<std::string> t = asyncio::create_task([](Queue<int>& q) -> Coro<std::string> {
+      try {
+        co_await q.get();
+      } catch (const asyncio::CancelledError& e) {
+        co_return e.message();
+      }
+      co_return "not cancelled";
+    }(q));
+    co_await yield();
+    t.cancel("one");
+    t.cancel("two");
+    EXPECT_EQ(co_await t, "one");
+  }());
+}
+
 TEST(QueueTest, WhyAreGettersWaiting) {
   asyncio::run([]() -> Coro<> {
     Queue<int> q(1);
@@ -259,10 +277,10 @@ TEST(QueueTest, WokenGetterThatLostTheItemWaitsAgainAtTheBack) {
     Task<int> g1 = asyncio::create_task(get_one(q));
     Task<int> g2 = asyncio::create_task(get_one(q));
     co_await yield();
-    q.put_nowait(1);                // wakes g1...
-    EXPECT_EQ(q.get_nowait(), 1);   // ...but the item is taken before g1 runs
+    q.put_nowait(1);               // wakes g1...
+    EXPECT_EQ(q.get_nowait(), 1);  // ...but the item is taken before g1 runs
     co_await yield();
-    EXPECT_FALSE(g1.done());        // g1 waits again, now behind g2 (Python's while loop)
+    EXPECT_FALSE(g1.done());  // g1 waits again, now behind g2 (Python's while loop)
     q.put_nowait(2);
     co_await yield();
     EXPECT_TRUE(g2.done());
@@ -510,7 +528,8 @@ TYPED_TEST(QueueJoinTest, TaskDone) {
       }
     };
     std::vector<Task<>> tasks;
-    for (int i = 0; i < 2; ++i) tasks.push_back(asyncio::create_task(worker(q, accumulator, running)));
+    for (int i = 0; i < 2; ++i)
+      tasks.push_back(asyncio::create_task(worker(q, accumulator, running)));
     co_await q.join();
     EXPECT_EQ(accumulator, 99 * 100 / 2);
     // Close the workers.
@@ -631,7 +650,7 @@ TEST(QueueTest, ShutdownImmediateWakesGetterWokenByAnEarlierPut) {
     Queue<int> q;
     Task<int> g = asyncio::create_task(get_one(q));
     co_await yield();
-    q.put_nowait(1);          // wakes g
+    q.put_nowait(1);                 // wakes g
     q.shutdown(/*immediate=*/true);  // ...but the item is gone before it runs
     EXPECT_TRUE(co_await throws<asyncio::QueueShutDown>(g));
   }());

@@ -17,8 +17,8 @@
 
 using namespace std::chrono_literals;
 using asyncio::Coro;
-using asyncio::Socket;
 using asyncio::SockAddr;
+using asyncio::Socket;
 
 namespace {
 
@@ -38,7 +38,8 @@ Listener listen_on(const char* host, int backlog = 100) {
 
 std::pair<Socket, Socket> socket_pair() {
   int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) throw std::runtime_error("socketpair");
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
+    throw std::runtime_error("socketpair");
   return {Socket(fds[0]), Socket(fds[1])};
 }
 
@@ -108,14 +109,21 @@ static Coro<> connect_accept_roundtrip(const char* host) {
   EXPECT_EQ(co_await server, "ping");
 }
 
-TEST(SockTest, ConnectAcceptIPv4) { nettest::run(connect_accept_roundtrip("127.0.0.1")); }
-TEST(SockTest, ConnectAcceptIPv6) { nettest::run(connect_accept_roundtrip("::1")); }
+TEST(SockTest, ConnectAcceptIPv4) {
+  nettest::run(connect_accept_roundtrip("127.0.0.1"));
+}
+TEST(SockTest, ConnectAcceptIPv6) {
+  nettest::run(connect_accept_roundtrip("::1"));
+}
 
 TEST(SockTest, ConnectByHostNameResolvesFirst) {
   nettest::run([]() -> Coro<> {
     Listener l = listen_on("127.0.0.1");
     int lfd = l.sock.fd();
-    auto acc = asyncio::create_task([](int lfd) -> Coro<> { auto r = co_await asyncio::sock_accept(lfd); (void)r; }(lfd));
+    auto acc = asyncio::create_task([](int lfd) -> Coro<> {
+      auto r = co_await asyncio::sock_accept(lfd);
+      (void)r;
+    }(lfd));
     Socket c = Socket::create(AF_INET, SOCK_STREAM);
     co_await asyncio::sock_connect(c.fd(), "localhost", l.addr.port());
     co_await acc;
@@ -133,7 +141,8 @@ TEST(SockTest, ConnectRefusedRaisesConnectionRefusedError) {
       } catch (const asyncio::ConnectionRefusedError& e) {
         EXPECT_EQ(e.code(), std::errc::connection_refused);
         EXPECT_NE(std::string(e.what()).find("Connect call failed"), std::string::npos) << e.what();
-        EXPECT_NE(std::string(e.what()).find(std::to_string(addr.port())), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(std::to_string(addr.port())), std::string::npos)
+            << e.what();
       }
     }
   }());
@@ -143,7 +152,8 @@ TEST(SockTest, SendallLargeBufferWhileReaderIsSlow) {
   nettest::run([]() -> Coro<> {
     auto [a, b] = socket_pair();
     std::string big(8 << 20, 'x');
-    for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);
+    for (std::size_t i = 0; i < big.size(); i += 4096)
+      big[i] = static_cast<char>('a' + (i / 4096) % 26);
     int bfd = b.fd();
     auto reader = asyncio::create_task([](int fd, std::size_t want) -> Coro<std::string> {
       std::string got;
@@ -168,7 +178,8 @@ TEST(SockTest, ReaderAndWriterWaitOnTheSameFd) {
     auto writer = asyncio::create_task([](int fd, std::string data) -> Coro<> {
       co_await asyncio::sock_sendall(fd, data);
     }(afd, big));
-    auto reader = asyncio::create_task([](int fd) -> Coro<std::string> { co_return co_await asyncio::sock_recv(fd, 10); }(afd));
+    auto reader = asyncio::create_task(
+        [](int fd) -> Coro<std::string> { co_return co_await asyncio::sock_recv(fd, 10); }(afd));
     co_await asyncio::sleep(0.01s);
     EXPECT_FALSE(writer.done());
     EXPECT_FALSE(reader.done());
@@ -185,7 +196,8 @@ TEST(SockTest, SecondConcurrentReaderRaisesRuntimeError) {
   nettest::run([]() -> Coro<> {
     auto [a, b] = socket_pair();
     int afd = a.fd();
-    auto first = asyncio::create_task([](int fd) -> Coro<std::string> { co_return co_await asyncio::sock_recv(fd, 10); }(afd));
+    auto first = asyncio::create_task(
+        [](int fd) -> Coro<std::string> { co_return co_await asyncio::sock_recv(fd, 10); }(afd));
     co_await asyncio::sleep(0s);
     EXPECT_THROW(co_await asyncio::sock_recv(afd, 10), asyncio::RuntimeError);
     co_await asyncio::sock_sendall(b.fd(), "x");
@@ -197,7 +209,8 @@ TEST(SockTest, CancelPendingRecvUnregistersTheFd) {
   nettest::run([]() -> Coro<> {
     auto [a, b] = socket_pair();
     int afd = a.fd();
-    auto t = asyncio::create_task([](int fd) -> Coro<std::string> { co_return co_await asyncio::sock_recv(fd, 10); }(afd));
+    auto t = asyncio::create_task(
+        [](int fd) -> Coro<std::string> { co_return co_await asyncio::sock_recv(fd, 10); }(afd));
     co_await asyncio::sleep(0s);
     t.cancel();
     EXPECT_THROW(co_await t, asyncio::CancelledError);
@@ -207,16 +220,43 @@ TEST(SockTest, CancelPendingRecvUnregistersTheFd) {
   }());
 }
 
+// Two cancel() calls before the task runs again: the first message wins, as in CPython (the
+// awaited operation is cancelled with it; the second request is consumed with it).
+TEST(SockTest, RepeatedCancelOfAPendingRecvKeepsTheFirstMessage) {
+  nettest::run([]() -> Coro<> {
+    auto [a, b] = socket_pair();
+    int afd = a.fd();
+    auto t = asyncio::create_task([](int fd) -> Coro<std::string> {
+      try {
+        co_await asyncio::sock_recv(fd, 10);
+      } catch (const asyncio::CancelledError& e) {
+        co_return e.message();
+      }
+      co_return "not cancelled";
+    }(afd));
+    co_await asyncio::sleep(0s);
+    t.cancel("one");
+    t.cancel("two");
+    EXPECT_EQ(co_await t, "one");
+  }());
+}
+
 TEST(SockTest, CancelPendingAccept) {
   nettest::run([]() -> Coro<> {
     Listener l = listen_on("127.0.0.1");
     int lfd = l.sock.fd();
-    auto t = asyncio::create_task([](int fd) -> Coro<> { auto r = co_await asyncio::sock_accept(fd); (void)r; }(lfd));
+    auto t = asyncio::create_task([](int fd) -> Coro<> {
+      auto r = co_await asyncio::sock_accept(fd);
+      (void)r;
+    }(lfd));
     co_await asyncio::sleep(0.01s);
     t.cancel();
     EXPECT_THROW(co_await t, asyncio::CancelledError);
     // Still usable afterwards.
-    auto acc = asyncio::create_task([](int fd) -> Coro<> { auto r = co_await asyncio::sock_accept(fd); (void)r; }(lfd));
+    auto acc = asyncio::create_task([](int fd) -> Coro<> {
+      auto r = co_await asyncio::sock_accept(fd);
+      (void)r;
+    }(lfd));
     Socket c = Socket::create(AF_INET, SOCK_STREAM);
     co_await asyncio::sock_connect(c.fd(), l.addr);
     co_await acc;
@@ -327,7 +367,8 @@ TEST(SockTest, CancelGetaddrinfoDropsTheResult) {
 
 TEST(SockTest, Getnameinfo) {
   nettest::run([]() -> Coro<> {
-    auto [host, port] = co_await asyncio::getnameinfo(SockAddr::inet("127.0.0.1", 8080), NI_NUMERICHOST | NI_NUMERICSERV);
+    auto [host, port] = co_await asyncio::getnameinfo(SockAddr::inet("127.0.0.1", 8080),
+                                                      NI_NUMERICHOST | NI_NUMERICSERV);
     EXPECT_EQ(host, "127.0.0.1");
     EXPECT_EQ(port, "8080");
   }());
@@ -342,12 +383,14 @@ TEST(SockTest, SockAddrFormatsLikePython) {
 }
 
 TEST(SockTest, DebugModeRejectsBlockingSockets) {
-  asyncio::run([]() -> Coro<> {
-    int fds[2];
-    CO_ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-    Socket a(fds[0]), b(fds[1]);
-    EXPECT_THROW(co_await asyncio::sock_recv(a.fd(), 1), asyncio::ValueError);
-  }(), true);
+  asyncio::run(
+      []() -> Coro<> {
+        int fds[2];
+        CO_ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+        Socket a(fds[0]), b(fds[1]);
+        EXPECT_THROW(co_await asyncio::sock_recv(a.fd(), 1), asyncio::ValueError);
+      }(),
+      true);
 }
 
 TEST(SockTest, NoFdLeaks) {
@@ -356,7 +399,10 @@ TEST(SockTest, NoFdLeaks) {
     Listener l = listen_on("127.0.0.1");
     for (int i = 0; i < 20; ++i) {
       int lfd = l.sock.fd();
-      auto acc = asyncio::create_task([](int fd) -> Coro<> { auto r = co_await asyncio::sock_accept(fd); (void)r; }(lfd));
+      auto acc = asyncio::create_task([](int fd) -> Coro<> {
+        auto r = co_await asyncio::sock_accept(fd);
+        (void)r;
+      }(lfd));
       Socket c = Socket::create(AF_INET, SOCK_STREAM);
       co_await asyncio::sock_connect(c.fd(), l.addr);
       co_await acc;

@@ -19,7 +19,9 @@ using asyncio::StreamWriter;
 
 namespace {
 
-std::uint16_t port_of(const asyncio::Server& s) { return s.sockets().at(0).getsockname().port(); }
+std::uint16_t port_of(const asyncio::Server& s) {
+  return s.sockets().at(0).getsockname().port();
+}
 
 /// FNV-1a, to check large transfers.
 struct Checksum {
@@ -73,7 +75,8 @@ TEST(StreamReaderTest, ReadWaitsForDataAndEof) {
 TEST(StreamReaderTest, ReadAllUntilEof) {
   nettest::run([]() -> Coro<> {
     StreamReader r(4);  // small limit: reading to EOF is not limited by it
-    auto t = asyncio::create_task([](StreamReader r) -> Coro<std::string> { co_return co_await r.read(); }(r));
+    auto t = asyncio::create_task(
+        [](StreamReader r) -> Coro<std::string> { co_return co_await r.read(); }(r));
     for (int i = 0; i < 10; ++i) {
       r.feed_data("0123456789");
       co_await asyncio::sleep(0s);
@@ -88,7 +91,8 @@ TEST(StreamReaderTest, ReadAllUntilEof) {
 TEST(StreamReaderTest, ReadExactly) {
   nettest::run([]() -> Coro<> {
     StreamReader r;
-    auto t = asyncio::create_task([](StreamReader r) -> Coro<std::string> { co_return co_await r.readexactly(10); }(r));
+    auto t = asyncio::create_task(
+        [](StreamReader r) -> Coro<std::string> { co_return co_await r.readexactly(10); }(r));
     r.feed_data("01234");
     co_await asyncio::sleep(0s);
     EXPECT_FALSE(t.done());
@@ -118,7 +122,8 @@ TEST(StreamReaderTest, ReadExactlyMoreThanTheLimitResumesReading) {
           w.close();
         },
         "127.0.0.1", 0);
-    auto r_w_pair = co_await asyncio::open_connection("127.0.0.1", port_of(server), {}, /*limit=*/1000);
+    auto r_w_pair =
+        co_await asyncio::open_connection("127.0.0.1", port_of(server), {}, /*limit=*/1000);
     auto& [r, w] = r_w_pair;
     std::string got = co_await r.readexactly(100000);
     EXPECT_EQ(got.size(), 100000u);
@@ -132,7 +137,8 @@ TEST(StreamReaderTest, Readline) {
     StreamReader r;
     r.feed_data("line1\nline2");
     EXPECT_EQ(co_await r.readline(), "line1\n");
-    auto t = asyncio::create_task([](StreamReader r) -> Coro<std::string> { co_return co_await r.readline(); }(r));
+    auto t = asyncio::create_task(
+        [](StreamReader r) -> Coro<std::string> { co_return co_await r.readline(); }(r));
     co_await asyncio::sleep(0s);
     EXPECT_FALSE(t.done());
     r.feed_data(" more\nrest");
@@ -178,7 +184,8 @@ TEST(StreamReaderTest, ReaduntilSeparators) {
   nettest::run([]() -> Coro<> {
     StreamReader r;
     r.feed_data("aaa!!bb");
-    auto t = asyncio::create_task([](StreamReader r) -> Coro<std::string> { co_return co_await r.readuntil("!!!"); }(r));
+    auto t = asyncio::create_task(
+        [](StreamReader r) -> Coro<std::string> { co_return co_await r.readuntil("!!!"); }(r));
     co_await asyncio::sleep(0s);
     EXPECT_FALSE(t.done());
     r.feed_data("b!");
@@ -226,7 +233,8 @@ TEST(StreamReaderTest, ReaduntilLimitOverrunKeepsTheData) {
 TEST(StreamReaderTest, ExceptionWakesPendingRead) {
   nettest::run([]() -> Coro<> {
     StreamReader r;
-    auto t = asyncio::create_task([](StreamReader r) -> Coro<std::string> { co_return co_await r.readline(); }(r));
+    auto t = asyncio::create_task(
+        [](StreamReader r) -> Coro<std::string> { co_return co_await r.readline(); }(r));
     co_await asyncio::sleep(0s);
     r.set_exception(std::make_exception_ptr(asyncio::ConnectionResetError(ECONNRESET, "reset")));
     EXPECT_THROW(co_await t, asyncio::ConnectionResetError);
@@ -238,13 +246,16 @@ TEST(StreamReaderTest, ExceptionWakesPendingRead) {
 TEST(StreamReaderTest, ConcurrentReadsAreRejected) {
   nettest::run([]() -> Coro<> {
     StreamReader r;
-    auto t = asyncio::create_task([](StreamReader r) -> Coro<std::string> { co_return co_await r.read(10); }(r));
+    auto t = asyncio::create_task(
+        [](StreamReader r) -> Coro<std::string> { co_return co_await r.read(10); }(r));
     co_await asyncio::sleep(0s);
     try {
       co_await r.readline();
       ADD_FAILURE();
     } catch (const asyncio::RuntimeError& e) {
-      EXPECT_STREQ(e.what(), "readuntil() called while another coroutine is already waiting for incoming data");
+      EXPECT_STREQ(
+          e.what(),
+          "readuntil() called while another coroutine is already waiting for incoming data");
     }
     r.feed_data("x");
     EXPECT_EQ(co_await t, "x");
@@ -255,7 +266,8 @@ TEST(StreamReaderTest, CancelledReadLeavesTheBuffer) {
   nettest::run([]() -> Coro<> {
     StreamReader r;
     r.feed_data("partial");
-    auto t = asyncio::create_task([](StreamReader r) -> Coro<std::string> { co_return co_await r.readexactly(100); }(r));
+    auto t = asyncio::create_task(
+        [](StreamReader r) -> Coro<std::string> { co_return co_await r.readexactly(100); }(r));
     co_await asyncio::sleep(0s);
     t.cancel();
     EXPECT_THROW(co_await t, asyncio::CancelledError);
@@ -264,7 +276,28 @@ TEST(StreamReaderTest, CancelledReadLeavesTheBuffer) {
   }());
 }
 
-TEST(StreamReaderTest, LimitMustBePositive) { EXPECT_THROW(StreamReader(0), asyncio::ValueError); }
+TEST(StreamReaderTest, RepeatedCancelOfAPendingReadKeepsTheFirstMessage) {
+  nettest::run([]() -> Coro<> {
+    StreamReader r;
+    auto t = asyncio::create_task([](StreamReader r) -> Coro<std::string> {
+      try {
+        co_await r.readline();
+      } catch (const asyncio::CancelledError& e) {
+        co_return e.message();
+      }
+      co_return "not cancelled";
+    }(r));
+    co_await asyncio::sleep(0s);
+    t.cancel("one");
+    t.cancel("two");
+    EXPECT_EQ(co_await t, "one");
+    EXPECT_EQ(t.cancelling(), 2);
+  }());
+}
+
+TEST(StreamReaderTest, LimitMustBePositive) {
+  EXPECT_THROW(StreamReader(0), asyncio::ValueError);
+}
 
 // ---- Streams over real connections ----------------------------------------------------------
 
@@ -285,9 +318,15 @@ static Coro<> echo_roundtrip(std::string host) {
   co_await server.wait_closed();
 }
 
-TEST(StreamsTest, EchoIPv4) { nettest::run(echo_roundtrip("127.0.0.1")); }
-TEST(StreamsTest, EchoIPv6) { nettest::run(echo_roundtrip("::1")); }
-TEST(StreamsTest, EchoLocalhostName) { nettest::run(echo_roundtrip("localhost")); }
+TEST(StreamsTest, EchoIPv4) {
+  nettest::run(echo_roundtrip("127.0.0.1"));
+}
+TEST(StreamsTest, EchoIPv6) {
+  nettest::run(echo_roundtrip("::1"));
+}
+TEST(StreamsTest, EchoLocalhostName) {
+  nettest::run(echo_roundtrip("localhost"));
+}
 
 TEST(StreamsTest, UnixStreams) {
   nettest::TempDir dir;
@@ -366,7 +405,8 @@ TEST(StreamsTest, DrainBlocksOnSlowReaderAndMemoryStaysBounded) {
       co_await d;
     }
     EXPECT_TRUE(blocked) << "drain() never blocked after " << sent << " bytes";
-    EXPECT_LE(max_buffered, 64u * 1024 + chunk.size()) << "the write buffer grew past the high water mark";
+    EXPECT_LE(max_buffered, 64u * 1024 + chunk.size())
+        << "the write buffer grew past the high water mark";
     start_reading.set_result();
     co_await w.drain();
     w.write_eof();
@@ -378,43 +418,45 @@ TEST(StreamsTest, DrainBlocksOnSlowReaderAndMemoryStaysBounded) {
 }
 
 TEST(StreamsTest, HundredMiBTransferArrivesIntact) {
-  nettest::run([]() -> Coro<> {
-    constexpr std::size_t kTotal = 100u << 20;
-    Checksum server_sum;
-    std::size_t server_got = 0;
-    auto server = co_await asyncio::start_server(
-        [&](StreamReader r, StreamWriter w) -> Coro<> {
-          while (true) {
-            std::string d = co_await r.read(1 << 20);
-            if (d.empty()) break;
-            server_sum.update(d);
-            server_got += d.size();
+  nettest::run(
+      []() -> Coro<> {
+        constexpr std::size_t kTotal = 100u << 20;
+        Checksum server_sum;
+        std::size_t server_got = 0;
+        auto server = co_await asyncio::start_server(
+            [&](StreamReader r, StreamWriter w) -> Coro<> {
+              while (true) {
+                std::string d = co_await r.read(1 << 20);
+                if (d.empty()) break;
+                server_sum.update(d);
+                server_got += d.size();
+              }
+              w.write(std::to_string(server_got));
+              w.close();
+            },
+            "127.0.0.1", 0);
+        auto r_w_pair = co_await asyncio::open_connection("127.0.0.1", port_of(server));
+        auto& [r, w] = r_w_pair;
+        Checksum client_sum;
+        std::string block(1 << 20, '\0');
+        std::uint32_t x = 12345;
+        for (std::size_t sent = 0; sent < kTotal; sent += block.size()) {
+          for (std::size_t i = 0; i < block.size(); i += 4) {
+            x = x * 1664525u + 1013904223u;
+            std::memcpy(&block[i], &x, 4);
           }
-          w.write(std::to_string(server_got));
-          w.close();
-        },
-        "127.0.0.1", 0);
-    auto r_w_pair = co_await asyncio::open_connection("127.0.0.1", port_of(server));
-    auto& [r, w] = r_w_pair;
-    Checksum client_sum;
-    std::string block(1 << 20, '\0');
-    std::uint32_t x = 12345;
-    for (std::size_t sent = 0; sent < kTotal; sent += block.size()) {
-      for (std::size_t i = 0; i < block.size(); i += 4) {
-        x = x * 1664525u + 1013904223u;
-        std::memcpy(&block[i], &x, 4);
-      }
-      client_sum.update(block);
-      w.write(block);
-      co_await w.drain();
-    }
-    w.write_eof();
-    EXPECT_EQ(co_await r.read(), std::to_string(kTotal));
-    EXPECT_EQ(server_got, kTotal);
-    EXPECT_EQ(server_sum.h, client_sum.h);
-    w.close();
-    server.close();
-  }(), 90s);
+          client_sum.update(block);
+          w.write(block);
+          co_await w.drain();
+        }
+        w.write_eof();
+        EXPECT_EQ(co_await r.read(), std::to_string(kTotal));
+        EXPECT_EQ(server_got, kTotal);
+        EXPECT_EQ(server_sum.h, client_sum.h);
+        w.close();
+        server.close();
+      }(),
+      90s);
 }
 
 TEST(StreamsTest, ConnectionLostMakesDrainAndReadFail) {
@@ -447,7 +489,8 @@ TEST(StreamsTest, OpenConnectionErrors) {
       s.bind(asyncio::SockAddr::inet("127.0.0.1", 0));
       port = s.getsockname().port();
     }
-    EXPECT_THROW(co_await asyncio::open_connection("127.0.0.1", port), asyncio::ConnectionRefusedError);
+    EXPECT_THROW(co_await asyncio::open_connection("127.0.0.1", port),
+                 asyncio::ConnectionRefusedError);
     try {
       co_await asyncio::open_connection("no.such.host.invalid", 80, {.flags = AI_NUMERICHOST});
       ADD_FAILURE();
@@ -461,7 +504,9 @@ TEST(StreamsTest, HandlerExceptionIsReportedAndClosesTheConnection) {
   nettest::run([]() -> Coro<> {
     std::vector<std::string> reports;
     asyncio::get_running_loop().set_exception_handler(
-        [&](asyncio::EventLoop&, const asyncio::ExceptionContext& ctx) { reports.push_back(ctx.message); });
+        [&](asyncio::EventLoop&, const asyncio::ExceptionContext& ctx) {
+          reports.push_back(ctx.message);
+        });
     auto server = co_await asyncio::start_server(
         [](StreamReader r, StreamWriter) -> Coro<> {
           co_await r.readline();
@@ -515,7 +560,8 @@ TEST(StreamsTest, ManyConcurrentClientsWithGather) {
       }(port, i));
     }
     auto lines = co_await asyncio::gather(std::move(clients));
-    for (int i = 0; i < 200; ++i) EXPECT_EQ(lines[static_cast<std::size_t>(i)], "msg " + std::to_string(i) + "\n");
+    for (int i = 0; i < 200; ++i)
+      EXPECT_EQ(lines[static_cast<std::size_t>(i)], "msg " + std::to_string(i) + "\n");
     server.close();
     co_await server.wait_closed();
   }());

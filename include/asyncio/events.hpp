@@ -63,8 +63,8 @@ class Reactor;
 class IoWatchers;
 
 /// Shared state behind Handle/TimerHandle. Atomically counted: call_soon_threadsafe hands
-/// handles to other threads. The TimerEntry base is used by timer handles only.
-class HandleState : public TimerEntry {
+/// handles to other threads.
+class HandleState {
  public:
   explicit HandleState(EventLoop* loop) noexcept : loop(loop) {}
   HandleState(const HandleState&) = delete;
@@ -81,6 +81,10 @@ class HandleState : public TimerEntry {
 
   EventLoop* loop;
   std::atomic<bool> cancelled{false};
+  /// Used by timer handles only. TimerEntry's expiry callback receives the entry.
+  struct Timer : TimerEntry {
+    HandleState* owner = nullptr;
+  } timer;
 
  private:
   std::atomic<std::uint32_t> refs_{1};

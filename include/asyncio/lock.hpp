@@ -210,10 +210,7 @@ class QueueAwaiter : public Suspension {
     if (node_.cancelled()) {
       // A cancel() made after the waiter was cancelled only set must_cancel: CPython's step
       // clears it and keeps the waiter's CancelledError (and so its message).
-      try {
-        task_->throw_if_must_cancel();
-      } catch (const CancelledError&) {
-      }
+      task_->consume_must_cancel();
       throw CancelledError(std::move(message_));
     }
     task_->throw_if_must_cancel();
