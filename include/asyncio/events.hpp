@@ -125,12 +125,11 @@ class IoHandler {
   ~IoHandler() = default;
 };
 
-/// A task as the loop sees it: something pending that close() must tear down.
-/// A task not yet done, linked in its loop. EventLoop::close() hands each one still linked to
-/// the loop's `abandon_task_` (set by the tasks layer), which destroys the coroutine without
-/// running it further and reports "Task was destroyed but it is pending!". Neither a virtual
-/// nor a per-task pointer: the task's state fits in 120 bytes only without them (see
-/// TaskBase).
+/// A task as the loop sees it: not yet done, linked in its loop. EventLoop::close() hands each one
+/// still linked to the loop's `abandon_task_` (set by the tasks layer), which destroys the
+/// coroutine without running it further and reports "Task was destroyed but it is pending!".
+/// Neither a virtual nor a per-task pointer: the task's state fits in 120 bytes only without them
+/// (see TaskBase).
 class PendingTask : public ListNode {
  protected:
   ~PendingTask() = default;

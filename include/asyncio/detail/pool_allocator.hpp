@@ -88,7 +88,7 @@ inline void pool_deallocate(void* p, std::size_t size) noexcept {
   if constexpr (pool::kEnabled) {
     const std::size_t c = pool::class_of(size);
     pool::Cache& cache = pool::cache;
-    if (c < pool::kClasses && cache.state == pool::Cache::Live &&
+    if (p != nullptr && c < pool::kClasses && cache.state == pool::Cache::Live &&
         cache.count[c] * pool::class_bytes(c) < pool::kMaxCachedBytes) [[likely]] {
       auto* b = static_cast<pool::FreeBlock*>(p);
       b->next = cache.head[c];
