@@ -18,118 +18,18 @@
 #include <vector>
 
 #include "asyncio/asyncio.hpp"
+#include "hl_helpers.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
+using namespace hltest;
+
 using asyncio::CancelledError;
 using asyncio::Coro;
 using asyncio::Duration;
 using asyncio::TimeoutError;
-
-// Runs `main()` as the main task of a fresh Runner and closes it. Anything reported to the
-// loop's exception handler (exceptions never retrieved, tasks destroyed while pending...)
-// fails the test.
-template <class F>
-auto run_main(F main) {
-  using T = typename decltype(main())::value_type;
-  std::vector<std::string> reports;
-  asyncio::Runner runner;
-  runner.get_loop().set_exception_handler(
-      [&reports](asyncio::EventLoop&, const asyncio::ExceptionContext& c) {
-        reports.push_back(c.message + (c.task.empty() ? "" : " [" + c.task + "]") +
-                          (c.exception ? ": " + asyncio::describe(c.exception) : ""));
-      });
-  auto finish = [&] {
-    runner.close();
-    for (const auto& r : reports) ADD_FAILURE() << "loop reported: " << r;
-  };
-  if constexpr (std::is_void_v<T>) {
-    try {
-      runner.run(main());
-    } catch (...) {
-      finish();
-      throw;
-    }
-    finish();
-  } else {
-    std::optional<T> result;
-    try {
-      result.emplace(runner.run(main()));
-    } catch (...) {
-      finish();
-      throw;
-    }
-    finish();
-    return std::move(*result);
-  }
-}
-
-// Awaits `aw` and returns what it threw, or null (Python's assertRaises as a value).
-template <class A>
-Coro<std::exception_ptr> error_of(A aw) {
-  try {
-    co_await std::move(aw);
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
-}
-
-template <class E>
-bool holds(const std::exception_ptr& e) {
-  if (!e) return false;
-  try {
-    std::rethrow_exception(e);
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-// Sleeps and returns the CancelledError (or null): awaiters cannot be passed to error_of().
-[[maybe_unused]] Coro<std::exception_ptr> sleep_error(asyncio::Duration d) {
-  try {
-    co_await asyncio::sleep(d);
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
-}
-
-[[maybe_unused]] std::string what_of(const std::exception_ptr& e) {
-  return e ? asyncio::describe(e) : "(none)";
-}
-
-[[maybe_unused]] bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
-struct MyError : std::runtime_error {
-  MyError() : std::runtime_error("MyError") {}
-};
-
-[[maybe_unused]] Coro<> sleep_forever() {
-  co_await asyncio::sleep(3600s);
-}
-
-[[maybe_unused]] Coro<int> answer_after(asyncio::Duration d) {
-  co_await asyncio::sleep(d);
-  co_return 42;
-}
-
-// A vector of handles. (GCC 12 miscompiles a braced list inside a co_await expression:
-// "array used as initializer".)
-template <class H, class... Hs>
-std::vector<H> vec(H h, Hs... hs) {
-  return std::vector<H>{std::move(h), std::move(hs)...};
-}
-
-[[maybe_unused]] double now() {
-  return asyncio::get_running_loop().time();
-}
 
 using asyncio::Task;
 using StrTasks = std::vector<Task<std::string>>;
