@@ -18,17 +18,14 @@
 #include "asyncio/events.hpp"
 #include "asyncio/futures.hpp"
 #include "asyncio/tasks.hpp"
+#include "core_helpers.hpp"
 
 using namespace std::chrono_literals;
 using asyncio::EventLoop;
 
 namespace {
 
-/// Python's test_utils.run_once: runs exactly the callbacks ready now (plus the stop).
-void run_once(EventLoop& loop) {
-  loop.call_soon([&loop] { loop.stop(); });
-  loop.run_forever();
-}
+using coretest::run_once;  // Python's test_utils.run_once
 
 /// Arms a far-away timer that stops the loop, so a broken test fails instead of hanging.
 asyncio::TimerHandle safety_stop(EventLoop& loop, bool& fired, asyncio::Duration after = 10s) {
@@ -43,7 +40,8 @@ struct Pipe {
   int w = -1;
   Pipe() {
     int fds[2];
-    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category());
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+      throw std::system_error(errno, std::generic_category());
     r = fds[0];
     w = fds[1];
   }
@@ -70,7 +68,9 @@ struct SocketPair {
   }
 };
 
-std::string what_of(const std::exception_ptr& e) { return asyncio::describe(e); }
+std::string what_of(const std::exception_ptr& e) {
+  return asyncio::describe(e);
+}
 
 }  // namespace
 
@@ -604,8 +604,9 @@ TEST(EventLoopTest, ExceptionInCallbackGoesToTheHandler) {
 TEST(EventLoopTest, ExceptionInTimerCallbackGoesToTheHandler) {
   EventLoop loop;
   std::vector<std::string> seen;
-  loop.set_exception_handler(
-      [&](EventLoop&, const asyncio::ExceptionContext& c) { seen.push_back(what_of(c.exception)); });
+  loop.set_exception_handler([&](EventLoop&, const asyncio::ExceptionContext& c) {
+    seen.push_back(what_of(c.exception));
+  });
   loop.call_later(1ms, [] { throw std::logic_error("late"); });
   loop.call_later(5ms, [&] { loop.stop(); });
   loop.run_forever();
@@ -784,12 +785,15 @@ TEST(EventLoopTest, AddReaderReplacesThePreviousCallback) {
   Pipe p;
   int first = 0, second = 0;
   loop.add_reader(p.r, [&] { ++first; });
-  loop.add_reader(p.r, [&](int tag) {
-    second += tag;
-    char c;
-    (void)::read(p.r, &c, 1);
-    loop.stop();
-  }, 1);
+  loop.add_reader(
+      p.r,
+      [&](int tag) {
+        second += tag;
+        char c;
+        (void)::read(p.r, &c, 1);
+        loop.stop();
+      },
+      1);
   ASSERT_EQ(::write(p.w, "z", 1), 1);
   bool timed_out = false;
   auto guard = safety_stop(loop, timed_out);
@@ -908,11 +912,13 @@ TEST(EventLoopThreadTest, CallSoonThreadsafeWakesABlockedLoop) {
     while (!loop_started) std::this_thread::sleep_for(1ms);
     // Give the loop time to block in epoll_wait (it has nothing else to do).
     std::this_thread::sleep_for(30ms);
-    loop.call_soon_threadsafe([&](int v) {
-      EXPECT_EQ(v, 5);
-      ran_on = std::this_thread::get_id();
-      loop.stop();
-    }, 5);
+    loop.call_soon_threadsafe(
+        [&](int v) {
+          EXPECT_EQ(v, 5);
+          ran_on = std::this_thread::get_id();
+          loop.stop();
+        },
+        5);
   });
   const double start = loop.time();
   loop.run_forever();

@@ -14,6 +14,7 @@
 #include "asyncio/gather.hpp"
 #include "asyncio/outcome.hpp"
 #include "asyncio/tasks.hpp"
+#include "core_helpers.hpp"
 
 using namespace std::chrono_literals;
 using asyncio::AnyTask;
@@ -27,13 +28,7 @@ using asyncio::Void;
 
 namespace {
 
-struct HandlerLog {
-  std::vector<asyncio::ExceptionContext> contexts;
-  void install(EventLoop& loop) {
-    loop.set_exception_handler(
-        [this](EventLoop&, const asyncio::ExceptionContext& c) { contexts.push_back(c); });
-  }
-};
+using coretest::HandlerLog;
 
 /// Yields `yields` times, then returns `value`.
 template <class T>
@@ -51,7 +46,9 @@ Coro<int> fail_after(int yields, std::string what) {
   throw std::runtime_error(what);
 }
 
-Coro<> sleep_long() { co_await asyncio::sleep(60s); }
+Coro<> sleep_long() {
+  co_await asyncio::sleep(60s);
+}
 
 Coro<> cancel_after_yield(Task<int> t) {
   co_await asyncio::sleep(0s);

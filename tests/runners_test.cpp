@@ -14,6 +14,7 @@
 #include "asyncio/gather.hpp"
 #include "asyncio/runners.hpp"
 #include "asyncio/tasks.hpp"
+#include "core_helpers.hpp"
 
 using namespace std::chrono_literals;
 using asyncio::AnyTask;
@@ -25,27 +26,16 @@ using asyncio::Task;
 
 namespace {
 
-struct HandlerLog {
-  std::vector<asyncio::ExceptionContext> contexts;
-  void install(EventLoop& loop) {
-    loop.set_exception_handler(
-        [this](EventLoop&, const asyncio::ExceptionContext& c) { contexts.push_back(c); });
-  }
-  std::size_t count(const std::string& message) const {
-    std::size_t n = 0;
-    for (const auto& c : contexts) n += c.message == message;
-    return n;
-  }
-};
+using coretest::HandlerLog;
+using coretest::run_once;
 
-void run_once(EventLoop& loop) {
-  loop.call_soon([&loop] { loop.stop(); });
-  loop.run_forever();
+Coro<int> answer() {
+  co_return 42;
 }
 
-Coro<int> answer() { co_return 42; }
-
-Coro<> sleep_long() { co_await asyncio::sleep(60s); }
+Coro<> sleep_long() {
+  co_await asyncio::sleep(60s);
+}
 
 }  // namespace
 
@@ -208,8 +198,7 @@ TEST(RunTest, LeftoverTaskNotYetStartedNeverRuns) {
   };
   Task<> t;
   auto main = [&]() -> Coro<> {
-    asyncio::current_task().add_done_callback(
-        [&](AnyTask&) { t = asyncio::create_task(late()); });
+    asyncio::current_task().add_done_callback([&](AnyTask&) { t = asyncio::create_task(late()); });
     co_return;
   };
   asyncio::run(main());
@@ -310,7 +299,7 @@ TEST(RunnerTest, RunsSeveralCoroutinesOnOneLoop) {
   EXPECT_EQ(runner.run(second()), &loop);
   EXPECT_EQ(runner.run(answer()), 42);
   EXPECT_EQ(asyncio::all_tasks(loop).size(), 1u);  // the ticker, still pending
-  runner.close();  // cancels it
+  runner.close();                                  // cancels it
   EXPECT_THROW(runner.get_loop(), asyncio::RuntimeError);
 }
 

@@ -11,6 +11,7 @@
 #include "asyncio/events.hpp"
 #include "asyncio/futures.hpp"
 #include "asyncio/tasks.hpp"
+#include "core_helpers.hpp"
 
 using namespace std::chrono_literals;
 using asyncio::AnyTask;
@@ -22,33 +23,9 @@ using asyncio::Task;
 
 namespace {
 
-void run_once(EventLoop& loop) {
-  loop.call_soon([&loop] { loop.stop(); });
-  loop.run_forever();
-}
-
-struct HandlerLog {
-  std::vector<asyncio::ExceptionContext> contexts;
-  void install(EventLoop& loop) {
-    loop.set_exception_handler(
-        [this](EventLoop&, const asyncio::ExceptionContext& c) { contexts.push_back(c); });
-  }
-  std::size_t count(const std::string& message) const {
-    std::size_t n = 0;
-    for (const auto& c : contexts) n += c.message == message;
-    return n;
-  }
-};
-
-template <class F>
-std::string cancelled_message(F&& f) {
-  try {
-    f();
-  } catch (const CancelledError& e) {
-    return e.message();
-  }
-  return "<no CancelledError>";
-}
+using coretest::cancelled_message;
+using coretest::HandlerLog;
+using coretest::run_once;
 
 Coro<int> answer() {
   co_return 42;

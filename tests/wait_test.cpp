@@ -656,27 +656,6 @@ TEST(AsCompleted, CoroutineWithoutLoop) {
 
 // ---- The loop closes while a task waits here -------------------------------------------------
 
-// Closes a loop whose tasks are still pending inside the combinator: their frames are
-// destroyed ("Task was destroyed but it is pending!"); nothing may be left dangling or leak
-// (the ASan build checks).
-template <class Setup>
-std::vector<std::string> close_loop_while_pending(Setup setup) {
-  std::vector<std::string> reports;
-  {
-    asyncio::EventLoop loop;
-    loop.set_exception_handler([&reports](asyncio::EventLoop&, const asyncio::ExceptionContext& c) {
-      reports.push_back(c.message);
-    });
-    setup(loop);
-    loop.close();
-  }
-  return reports;
-}
-
-std::size_t count_of(const std::vector<std::string>& v, const std::string& s) {
-  return static_cast<std::size_t>(std::count(v.begin(), v.end(), s));
-}
-
 TEST(Wait, LoopClosedWhileWaiting) {
   auto reports = close_loop_while_pending([&](asyncio::EventLoop& loop) {
     asyncio::Future<int> never = loop.create_future<int>();
