@@ -16,7 +16,8 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 FORMAT_DIRS := $(wildcard include src tests examples bench)
 FORMAT_FIND := $(if $(FORMAT_DIRS),find $(FORMAT_DIRS) -type f \( -name '*.hpp' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' \) -not -path '*/build/*' -print0,printf '')
 
-.PHONY: all deps build demo test test-debug test-asan test-tsan clang bench format format-check clean
+.PHONY: all deps build demo test test-debug test-asan test-tsan clang bench format format-check clean \
+        package consumer-test
 
 all: build
 
@@ -27,7 +28,10 @@ build: deps
 	$(CMAKE) --preset debug
 	$(CMAKE) --build --preset debug -j $(JOBS)
 
-demo: build
+# The demo needs the library and the examples only (target asyncio_examples), not the tests.
+demo: deps
+	$(CMAKE) --preset debug
+	$(CMAKE) --build --preset debug -j $(JOBS) --target asyncio_examples
 	./scripts/demo.sh build/debug
 
 # Each step is a separate recipe line: make aborts (non-zero) on the first failure.
@@ -46,6 +50,21 @@ test: deps
 clang: deps
 	$(CMAKE) --preset clang
 	$(CMAKE) --build --preset clang -j $(JOBS)
+
+# Debian package (CPack, cmake/asyncioPackaging.cmake): build/package/libasyncio-dev_<ver>_<arch>.deb.
+# Release, library only; prefix /usr so GNUInstallDirs picks the multiarch libdir.
+# tests/consumer/run.sh configures its library build the same way.
+PACKAGE_CMAKE_ARGS := -G Ninja -DCMAKE_BUILD_TYPE=Release -DASYNCIO_BUILD_TESTS=OFF \
+                      -DASYNCIO_BUILD_EXAMPLES=OFF -DCMAKE_INSTALL_PREFIX=/usr
+package: deps
+	$(CMAKE) -S . -B build/package $(PACKAGE_CMAKE_ARGS)
+	$(CMAKE) --build build/package -j $(JOBS) --target package
+	@ls -1 build/package/*.deb
+
+# Builds tests/consumer/ against the library five ways (install prefix, add_subdirectory,
+# FetchContent, pkg-config, the .deb installed with apt-get then purged). Needs root/sudo.
+consumer-test: deps
+	JOBS=$(JOBS) ./tests/consumer/run.sh
 
 bench: deps
 	$(CMAKE) --preset release

@@ -77,20 +77,19 @@ install(FILES
   DESTINATION "${ASYNCIO_INSTALL_CMAKEDIR}")
 
 # ---- asyncio.pc ---------------------------------------------------------------
-# A static library's dependencies must be on every consumer's link line, and
-# `pkg-config --libs` (without --static) ignores the .private fields: for the
-# static build they are public (Requires: openssl, Libs: -pthread). For the
-# shared build the .so records its own NEEDED entries, so they are private.
+# Static build: the library's dependencies must be on every consumer's link
+# line, and `pkg-config --libs` (without --static) ignores the .private fields,
+# so they are public (Requires: openssl, Libs: -pthread). Shared build: the .so
+# records its own NEEDED entries and no public header includes an OpenSSL
+# header, so openssl is not mentioned at all (pkg-config would otherwise demand
+# openssl.pc, i.e. libssl-dev, even for --cflags).
 # -std=c++20 is left to the consumer (it may want c++23); -pthread is in
 # Cflags as CMake's Threads::Threads puts it on the compile line too.
+set(ASYNCIO_PC_LIBS "-L\${libdir} -lasyncio -pthread")
 if(_asyncio_type STREQUAL "STATIC_LIBRARY")
   set(ASYNCIO_PC_REQUIRES "Requires: openssl")
-  set(ASYNCIO_PC_LIBS "-L\${libdir} -lasyncio -pthread")
-  set(ASYNCIO_PC_LIBS_PRIVATE "")
 else()
-  set(ASYNCIO_PC_REQUIRES "Requires.private: openssl")
-  set(ASYNCIO_PC_LIBS "-L\${libdir} -lasyncio")
-  set(ASYNCIO_PC_LIBS_PRIVATE "Libs.private: -pthread")
+  set(ASYNCIO_PC_REQUIRES "")
 endif()
 foreach(_dir LIBDIR INCLUDEDIR)
   if(IS_ABSOLUTE "${CMAKE_INSTALL_${_dir}}")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages needed to build, test and benchmark asyncio.
+# Install the Debian packages needed to build, test, package and benchmark asyncio
+# (pkg-config, dpkg-dev, file: `make package` and tests/consumer/run.sh).
 # Idempotent: apt-get is only invoked when something is actually missing.
 set -euo pipefail
 
@@ -24,6 +25,9 @@ readonly DEPS=(
   "valgrind:valgrind"
   "linux-perf:perf"
   "util-linux:taskset"
+  "pkg-config:pkg-config"
+  "dpkg-dev:dpkg-shlibdeps"
+  "file:file"
 )
 
 pkg_installed() {

@@ -12,7 +12,7 @@ using namespace std::chrono_literals;
 asyncio::Coro<int> square(int n) {
   // The largest input sleeps least: gather must still return results in argument order.
   co_await asyncio::sleep(std::chrono::milliseconds(10 * (4 - n)));
-  co_return n * n;
+  co_return n* n;
 }
 
 asyncio::Coro<> amain() {
