@@ -14,7 +14,7 @@
 # exit path (trap), so no later build can pick up installed headers. Needs root or sudo for
 # step 5 (apt-get) and no network.
 #   usage: tests/consumer/run.sh        env: JOBS (default 2), CXX (default g++), KEEP=1 keeps
-#                                            the work directory
+#                                            the logs (they are always kept on failure)
 set -euo pipefail
 
 repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
