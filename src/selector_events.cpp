@@ -865,10 +865,20 @@ void Acceptor::stop() noexcept {
   }
 }
 
+void Acceptor::close() noexcept {
+  stop();
+  sock_.close();
+}
+
 void Acceptor::on_io(bool readable, bool /*writable*/) noexcept {
   if (!readable || !watching_) return;
+  // The protocol factory runs inside this loop (accept_connection) and may close the server,
+  // which drops its acceptors and may drop the server itself: both stay alive until we return.
+  // close() sets watching_ to false, which ends the loop.
+  std::shared_ptr<Acceptor> keep_self = shared_from_this();
+  std::shared_ptr<ServerImpl> keep_server = server_->shared_from_this();
   // Python: accept up to `backlog` connections per readiness event.
-  for (int i = 0; i < server_->backlog_ && watching_; ++i) {
+  for (int i = 0; i < keep_server->backlog_ && watching_; ++i) {
     SockAddr addr;
     socklen_t len = SockAddr::capacity();
     int fd = ::accept4(sock_.fd(), addr.data(), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -878,16 +888,17 @@ void Acceptor::on_io(bool readable, bool /*writable*/) noexcept {
       if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
         // Out of fds or memory: stop accepting for a while instead of spinning the loop on a
         // listening socket that stays readable (Python: ACCEPT_RETRY_DELAY).
-        EventLoop& loop = *server_->loop_;
+        EventLoop& loop = *keep_server->loop_;
         loop.call_exception_handler(
             {"socket.accept() out of system resource", make_os_error(err, "accept"), {}});
         stop();
         try {
-          std::weak_ptr<ServerImpl> weak = server_->weak_from_this();
-          Acceptor* self = this;
-          retry_ = loop.call_later(Duration(kAcceptRetryDelay), [weak, self] {
-            auto server = weak.lock();
-            if (!server || !server->serving_) return;
+          std::weak_ptr<ServerImpl> weak_server = keep_server;
+          std::weak_ptr<Acceptor> weak_self = keep_self;
+          retry_ = loop.call_later(Duration(kAcceptRetryDelay), [weak_server, weak_self] {
+            auto server = weak_server.lock();
+            auto self = weak_self.lock();
+            if (!server || !self || !server->serving_) return;
             try {
               self->start();
             } catch (...) {
@@ -899,12 +910,12 @@ void Acceptor::on_io(bool readable, bool /*writable*/) noexcept {
         }
         return;
       }
-      server_->loop_->call_exception_handler(
+      keep_server->loop_->call_exception_handler(
           {"Exception in accept()", make_os_error(err, "accept"), {}});
       return;
     }
     addr.set_size(len);
-    server_->accept_connection(Socket(fd), addr);
+    keep_server->accept_connection(Socket(fd), addr);
   }
 }
 
@@ -920,13 +931,13 @@ ServerImpl::ServerImpl(EventLoop& loop, std::vector<Socket> sockets, ProtocolFac
       backlog_(backlog),
       ssl_handshake_timeout_(ssl_handshake_timeout),
       ssl_shutdown_timeout_(ssl_shutdown_timeout) {
-  for (auto& s : sockets) acceptors_.push_back(std::make_unique<Acceptor>(*this, std::move(s)));
+  for (auto& s : sockets) acceptors_.push_back(std::make_shared<Acceptor>(*this, std::move(s)));
   LoopAccess::add_close_hook(loop, this);
 }
 
 ServerImpl::~ServerImpl() {
   unlink();
-  for (auto& a : acceptors_) a->stop();
+  for (auto& a : acceptors_) a->close();
 }
 
 std::vector<TransportSocket> ServerImpl::sockets() const {
@@ -949,8 +960,9 @@ void ServerImpl::start_serving() {
 void ServerImpl::close() {
   if (closed_) return;
   closed_ = true;
-  for (auto& a : acceptors_) a->stop();
-  acceptors_.clear();  // closes the listening sockets
+  // Close the listening sockets now (an acceptor running its callback keeps its object alive).
+  for (auto& a : acceptors_) a->close();
+  acceptors_.clear();
   serving_ = false;
   if (serving_forever_fut_ && !serving_forever_fut_.done()) {
     serving_forever_fut_.cancel();
@@ -1021,7 +1033,7 @@ void ServerImpl::on_loop_close() noexcept {
   std::shared_ptr<ServerImpl> keep = std::move(self_);
   closed_ = true;
   serving_ = false;
-  for (auto& a : acceptors_) a->stop();
+  for (auto& a : acceptors_) a->close();
   acceptors_.clear();
   waiters_.reset();
   serving_forever_fut_ = {};
