@@ -247,6 +247,13 @@ TEST(ServerHostileTest, ServerClosedFromItsProtocolFactory) {
                            "serving=False", "wait_closed done"};
   EXPECT_EQ(run_scenario(Kind::Tcp, Point::Factory, Action::CloseServer), expected);
   EXPECT_EQ(run_scenario(Kind::Unix, Point::Factory, Action::CloseServer), expected);
+  if (certs().ok) {
+    // Over TLS the client reads once (see the TLS test below): the order is the TLS one.
+    const Events tls = {"factory",   "act:server.close", "made",
+                        "data:hi",   "peer got 'hi'",    "eof",
+                        "lost:None", "serving=False",    "wait_closed done"};
+    EXPECT_EQ(run_scenario(Kind::Tls, Point::Factory, Action::CloseServer), tls);
+  }
 }
 
 TEST(ServerHostileTest, ServerClosedFromEachProtocolCallback) {
@@ -266,5 +273,114 @@ TEST(ServerHostileTest, TransportClosedOrAbortedFromEachProtocolCallback) {
             << name(p) << " " << name(a) << (kind == Kind::Unix ? " (unix)" : " (tcp)");
       }
     }
+  }
+}
+
+// TLS: the application protocol's callbacks, under the SSL protocol. CPython 3.12.1 has no
+// write_eof() over TLS, so the client sends "hi" and reads; the orders below are CPython's.
+TEST(ServerHostileTest, TlsServerOrTransportClosedFromEachCallback) {
+  if (!certs().ok) GTEST_SKIP() << "openssl could not generate test certificates";
+  struct Case {
+    Point where;
+    Action action;
+    Events expected;
+  };
+  const std::string hi = "peer got 'hi'", none = "peer got ''";
+  const Case cases[] = {
+      {Point::Made,
+       Action::CloseServer,
+       {"factory", "made", "act:server.close", "data:hi", hi, "eof", "lost:None", "serving=False",
+        "wait_closed done"}},
+      {Point::Data,
+       Action::CloseServer,
+       {"factory", "made", "data:hi", "act:server.close", hi, "eof", "lost:None", "serving=False",
+        "wait_closed done"}},
+      {Point::Lost,
+       Action::CloseServer,
+       {"factory", "made", "data:hi", hi, "eof", "lost:None", "act:server.close", "serving=False",
+        "wait_closed done"}},
+      // close() sends close_notify and waits for the peer's: its close_notify arrives as eof.
+      {Point::Made,
+       Action::Close,
+       {"factory", "made", "act:close", none, none, "eof", "lost:None", "serving=True",
+        "wait_closed done"}},
+      {Point::Made,
+       Action::Abort,
+       {"factory", "made", "act:abort", "lost:None", none, none, "serving=True",
+        "wait_closed done"}},
+      {Point::Data,
+       Action::Close,
+       {"factory", "made", "data:hi", "act:close", hi, none, "eof", "lost:None", "serving=True",
+        "wait_closed done"}},
+      {Point::Data,
+       Action::Abort,
+       {"factory", "made", "data:hi", "act:abort", "lost:None", hi, none, "serving=True",
+        "wait_closed done"}},
+      {Point::Lost,
+       Action::Close,
+       {"factory", "made", "data:hi", hi, "eof", "lost:None", "act:close", "serving=True",
+        "wait_closed done"}},
+      {Point::Lost,
+       Action::Abort,
+       {"factory", "made", "data:hi", hi, "eof", "lost:None", "act:abort", "serving=True",
+        "wait_closed done"}},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(run_scenario(Kind::Tls, c.where, c.action), c.expected)
+        << name(c.where) << " " << name(c.action);
+  }
+}
+
+// start_server: the client_connected handler closes its server before its first await and
+// after it. CPython 3.12.1: the handler runs to its end, the peer gets its echo then EOF,
+// wait_closed() returns once the connection is gone. The handler's and the peer's events are
+// compared apart: how the two tasks interleave differs by one loop iteration, since our
+// transports read in the poll step itself where Python schedules a reader callback.
+TEST(ServerHostileTest, StartServerHandlerClosesItsServer) {
+  for (bool before_first_await : {true, false}) {
+    int fds = nettest::count_fds();
+    auto [events, peer] = nettest::run([](bool before) -> Coro<std::pair<Events, Events>> {
+      Events ev, peer;
+      asyncio::Server server;
+      auto handler = [&](asyncio::StreamReader r, asyncio::StreamWriter w) -> Coro<> {
+        ev.push_back("cb");
+        if (before) {
+          server.close();
+          ev.push_back("closed");
+        }
+        std::string data = co_await r.read(2);
+        ev.push_back("read:" + data);
+        if (!before) {
+          server.close();
+          ev.push_back("closed");
+        }
+        w.write(data);
+        co_await w.drain();
+        w.close();
+        co_await w.wait_closed();
+        ev.push_back("cb done");
+      };
+      server = co_await asyncio::start_server(handler, "127.0.0.1", 0);
+      std::uint16_t port = server.sockets().at(0).getsockname().port();
+      auto rw = co_await asyncio::open_connection("127.0.0.1", port);
+      auto& [r, w] = rw;
+      w.write("hi");
+      peer.push_back("peer got '" + co_await r.read(100) + "'");
+      peer.push_back("peer got '" + co_await r.read(100) + "'");
+      w.close();
+      co_await asyncio::wait_for(server.wait_closed(), 5s);
+      ev.push_back(server.is_serving() ? "wait_closed done serving=True"
+                                       : "wait_closed done serving=False");
+      EXPECT_THROW(co_await asyncio::open_connection("127.0.0.1", port),
+                   asyncio::ConnectionRefusedError);
+      co_return std::pair{ev, peer};
+    }(before_first_await));
+    const Events expected =
+        before_first_await
+            ? Events{"cb", "closed", "read:hi", "cb done", "wait_closed done serving=False"}
+            : Events{"cb", "read:hi", "closed", "cb done", "wait_closed done serving=False"};
+    EXPECT_EQ(events, expected);
+    EXPECT_EQ(peer, (Events{"peer got 'hi'", "peer got ''"}));
+    EXPECT_EQ(nettest::count_fds(), fds);
   }
 }
