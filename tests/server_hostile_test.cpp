@@ -184,6 +184,8 @@ Coro<std::vector<std::string>> scenario(Kind kind, Point where, Action action, s
   }
   EXPECT_EQ(reports, std::vector<std::string>{});
   asyncio::get_running_loop().set_exception_handler(nullptr);
+  // The server's factory holds `s`, which holds the server: break the cycle.
+  s->server = asyncio::Server();
   co_return s->events;
 }
 
