@@ -1,8 +1,9 @@
-// Internal: the socket transports and the server's acceptor (Python: selector_events.py's
-// _SelectorSocketTransport, _SelectorDatagramTransport, _accept_connection; base_events.Server).
-// Not a public header.
+// Internal: the socket transports (selector_events.cpp, selector_datagram.cpp) and the server
+// with its acceptors (server.cpp) (Python: selector_events.py's _SelectorSocketTransport,
+// _SelectorDatagramTransport, _accept_connection; base_events.Server). Not a public header.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -31,6 +32,14 @@ std::span<std::byte> shared_read_buffer() noexcept;
 std::pair<std::size_t, std::size_t> flowcontrol_limits(std::optional<std::size_t> high,
                                                        std::optional<std::size_t> low,
                                                        std::size_t default_high_kb = 64);
+
+/// A non-blocking socket call found nothing to do (try again when ready).
+inline bool would_block(int err) noexcept {
+  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+/// `e` holds an OSError (a std::system_error).
+bool is_os_error(const std::exception_ptr& e) noexcept;
 
 /// Reports `exc` as a fatal transport error: OSErrors only in debug mode (as Python), anything
 /// else through the loop's exception handler.
