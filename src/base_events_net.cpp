@@ -94,6 +94,18 @@ std::exception_ptr bind_error(const std::system_error& e, const SockAddr& addr) 
                        "error while attempting to bind on address " + addr.to_string());
 }
 
+/// Socket creation failed for a listening address (Python has no message: it skips it).
+std::exception_ptr create_socket_error(const std::system_error& e, const SockAddr& addr) {
+  return make_os_error(e.code().value(),
+                       "error while attempting to create a socket for address " + addr.to_string());
+}
+
+/// Errors that say the process or system is out of something, not that the address family
+/// or protocol is unsupported.
+bool is_resource_error(int err) noexcept {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
 /// Python: _connect_sock.
 Coro<Socket> connect_sock(const AddrInfo& info,
                           const std::optional<std::vector<AddrInfo>>& local_infos,
@@ -295,12 +307,19 @@ Coro<Server> create_server(ProtocolFactory factory, std::vector<std::string> hos
     }
   }
   std::vector<Socket> sockets;
+  std::exception_ptr create_error;  // why the last socket could not be created
   for (const AddrInfo& info : infos) {
     Socket sock;
     try {
       sock = Socket::create(info.family, info.type, info.protocol);
-    } catch (const std::system_error&) {
-      continue;  // assume a bad family/type/protocol combination (as Python)
+    } catch (const std::system_error& e) {
+      // Python assumes a bad family/type/protocol combination and skips the address, even
+      // when the process is out of fds: it can then return a server listening on nothing, or
+      // on fewer addresses than asked. Out of resources, we raise (`sockets` closes what was
+      // created); otherwise we skip as Python does, and raise if no address is left.
+      create_error = create_socket_error(e, info.addr);
+      if (is_resource_error(e.code().value())) std::rethrow_exception(create_error);
+      continue;
     }
     if (reuse_address) sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
     if (opts.reuse_port) sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1);
@@ -314,6 +333,7 @@ Coro<Server> create_server(ProtocolFactory factory, std::vector<std::string> hos
     }
     sockets.push_back(std::move(sock));
   }
+  if (sockets.empty() && create_error) std::rethrow_exception(create_error);
   auto impl =
       std::make_shared<ServerImpl>(loop, std::move(sockets), std::move(factory), ssl, opts.backlog,
                                    opts.ssl_handshake_timeout, opts.ssl_shutdown_timeout);
@@ -347,7 +367,12 @@ Coro<Server> create_unix_server(ProtocolFactory factory, std::string path, UnixS
     if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
   }
   SockAddr addr = SockAddr::unix_path(path);
-  Socket sock = Socket::create(AF_UNIX, SOCK_STREAM);
+  Socket sock;
+  try {
+    sock = Socket::create(AF_UNIX, SOCK_STREAM);
+  } catch (const std::system_error& e) {
+    std::rethrow_exception(create_socket_error(e, addr));
+  }
   try {
     sock.bind(addr);
   } catch (const std::system_error& e) {

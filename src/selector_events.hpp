@@ -1,8 +1,9 @@
-// Internal: the socket transports and the server's acceptor (Python: selector_events.py's
-// _SelectorSocketTransport, _SelectorDatagramTransport, _accept_connection; base_events.Server).
-// Not a public header.
+// Internal: the socket transports (selector_events.cpp, selector_datagram.cpp) and the server
+// with its acceptors (server.cpp) (Python: selector_events.py's _SelectorSocketTransport,
+// _SelectorDatagramTransport, _accept_connection; base_events.Server). Not a public header.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -17,9 +18,9 @@
 namespace asyncio::detail {
 
 /// Python constants.
-inline constexpr std::size_t kMaxReadSize = 256 * 1024;          // selector_events max_size
-inline constexpr int kLogThresholdForConnlostWrites = 5;         // constants.py
-inline constexpr double kAcceptRetryDelay = 1.0;                 // constants.ACCEPT_RETRY_DELAY
+inline constexpr std::size_t kMaxReadSize = 256 * 1024;   // selector_events max_size
+inline constexpr int kLogThresholdForConnlostWrites = 5;  // constants.py
+inline constexpr double kAcceptRetryDelay = 1.0;          // constants.ACCEPT_RETRY_DELAY
 inline constexpr double kSslHandshakeTimeout = 60.0;
 inline constexpr double kSslShutdownTimeout = 30.0;
 
@@ -31,6 +32,14 @@ std::span<std::byte> shared_read_buffer() noexcept;
 std::pair<std::size_t, std::size_t> flowcontrol_limits(std::optional<std::size_t> high,
                                                        std::optional<std::size_t> low,
                                                        std::size_t default_high_kb = 64);
+
+/// A non-blocking socket call found nothing to do (try again when ready).
+inline bool would_block(int err) noexcept {
+  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+/// `e` holds an OSError (a std::system_error).
+bool is_os_error(const std::exception_ptr& e) noexcept;
 
 /// Reports `exc` as a fatal transport error: OSErrors only in debug mode (as Python), anything
 /// else through the loop's exception handler.
@@ -58,7 +67,8 @@ class ServerImpl;
 class SocketTransport final : public Transport, public IoHandler, public LoopCloseHook {
  public:
   SocketTransport(EventLoop& loop, Socket sock, std::shared_ptr<Protocol> protocol,
-                  std::shared_ptr<ServerImpl> server = nullptr, std::optional<SockAddr> peername = std::nullopt);
+                  std::shared_ptr<ServerImpl> server = nullptr,
+                  std::optional<SockAddr> peername = std::nullopt);
   ~SocketTransport() override;
 
   /// Python's constructor tail: schedules connection_made(), then reading, then the waiter.
@@ -87,7 +97,8 @@ class SocketTransport final : public Transport, public IoHandler, public LoopClo
   std::pair<std::size_t, std::size_t> get_write_buffer_limits() const noexcept override {
     return {low_water_, high_water_};
   }
-  void set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) override;
+  void set_write_buffer_limits(std::optional<std::size_t> high,
+                               std::optional<std::size_t> low) override;
 
   /// Python: _force_close(exc) — used by the TLS layer.
   void force_close(std::exception_ptr exc);
@@ -125,14 +136,16 @@ class SocketTransport final : public Transport, public IoHandler, public LoopClo
   bool eof_ = false;
   bool protocol_paused_ = false;
   bool lost_called_ = false;
-  bool read_eof_ = false;     // eof_received() asked to stay open: reading is over
-  bool watch_read_ = false;   // current interest registered with the loop
+  bool read_eof_ = false;    // eof_received() asked to stay open: reading is over
+  bool watch_read_ = false;  // current interest registered with the loop
   bool watch_write_ = false;
   bool started_reading_ = false;  // connection_made() ran: reading may be watched
 };
 
 /// Python: _SelectorDatagramTransport.
-class DatagramSocketTransport final : public DatagramTransport, public IoHandler, public LoopCloseHook {
+class DatagramSocketTransport final : public DatagramTransport,
+                                      public IoHandler,
+                                      public LoopCloseHook {
  public:
   DatagramSocketTransport(EventLoop& loop, Socket sock, std::shared_ptr<DatagramProtocol> protocol,
                           std::optional<SockAddr> address);
@@ -186,12 +199,18 @@ class DatagramSocketTransport final : public DatagramTransport, public IoHandler
 };
 
 /// One listening socket of a server: accepts when readable (Python: _accept_connection).
-class Acceptor final : public IoHandler {
+/// Shared-owned by its server. on_io() holds a reference to itself and to the server while it
+/// runs, because the protocol factory it calls may close the server, which drops the acceptor:
+/// the object then outlives the server's reference until the accept loop has returned.
+class Acceptor final : public IoHandler, public std::enable_shared_from_this<Acceptor> {
  public:
   Acceptor(ServerImpl& server, Socket sock) : server_(&server), sock_(std::move(sock)) {}
   void on_io(bool readable, bool writable) noexcept override;
   void start();
+  /// Stops watching the socket (and cancels an accept retry); the socket stays open.
   void stop() noexcept;
+  /// stop(), then closes the listening socket: new connections are refused from now on.
+  void close() noexcept;
   int fd() const noexcept { return sock_.fd(); }
   Socket& socket() noexcept { return sock_; }
 
@@ -206,7 +225,8 @@ class Acceptor final : public IoHandler {
 class ServerImpl final : public LoopCloseHook, public std::enable_shared_from_this<ServerImpl> {
  public:
   ServerImpl(EventLoop& loop, std::vector<Socket> sockets, ProtocolFactory factory,
-             std::shared_ptr<SSLContext> ssl, int backlog, std::optional<Duration> ssl_handshake_timeout,
+             std::shared_ptr<SSLContext> ssl, int backlog,
+             std::optional<Duration> ssl_handshake_timeout,
              std::optional<Duration> ssl_shutdown_timeout);
   ~ServerImpl();
 
@@ -229,7 +249,7 @@ class ServerImpl final : public LoopCloseHook, public std::enable_shared_from_th
   void wakeup();
 
   EventLoop* loop_;
-  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::vector<std::shared_ptr<Acceptor>> acceptors_;
   ProtocolFactory factory_;
   std::shared_ptr<SSLContext> ssl_;
   int backlog_;
@@ -248,12 +268,11 @@ class ServerImpl final : public LoopCloseHook, public std::enable_shared_from_th
 
 /// Python: sslproto.SSLProtocol. Returns the protocol to put on the raw transport; the
 /// application's transport is available through ssl_app_transport() (created at once).
-std::shared_ptr<BufferedProtocol> make_ssl_protocol(EventLoop& loop, std::shared_ptr<Protocol> app_protocol,
-                                                    std::shared_ptr<SSLContext> context, Future<void> waiter,
-                                                    bool server_side, std::optional<std::string> server_hostname,
-                                                    bool call_connection_made,
-                                                    std::optional<Duration> ssl_handshake_timeout,
-                                                    std::optional<Duration> ssl_shutdown_timeout);
+std::shared_ptr<BufferedProtocol> make_ssl_protocol(
+    EventLoop& loop, std::shared_ptr<Protocol> app_protocol, std::shared_ptr<SSLContext> context,
+    Future<void> waiter, bool server_side, std::optional<std::string> server_hostname,
+    bool call_connection_made, std::optional<Duration> ssl_handshake_timeout,
+    std::optional<Duration> ssl_shutdown_timeout);
 std::shared_ptr<Transport> ssl_app_transport(BufferedProtocol& ssl_protocol);
 
 }  // namespace asyncio::detail
