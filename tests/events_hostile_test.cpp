@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "asyncio/asyncio.hpp"
+#include "core_helpers.hpp"
 
 using namespace std::chrono_literals;
 
@@ -76,7 +77,12 @@ std::vector<std::string> run_next_to_ordinary_timer(EventLoop& loop, F schedule,
     ran.push_back("guard");
     loop.stop();
   });
-  loop.run_forever();
+  {
+    coretest::Watchdog dog(loop, 10s);  // the guard timer cannot fire if the loop is stalled
+    loop.run_forever();
+    dog.disarm();
+    EXPECT_FALSE(dog.fired()) << "hung: stopped by the watchdog";
+  }
   guard.cancel();
   took = loop.time() - t0;
   return ran;
@@ -89,6 +95,22 @@ std::vector<std::string> expected(bool due_now) {
 
 Coro<> nap(Duration d) {
   co_await asyncio::sleep(d);
+}
+
+/// Runs `body()` on a fresh loop. Before the fix a special timer made the loop sleep in epoll
+/// for a day; the watchdog stops it after 10 s so that the test fails instead of hanging.
+template <class F>
+void run_bounded(F body) {
+  EventLoop loop;
+  coretest::Watchdog dog(loop, 10s);
+  try {
+    loop.run_until_complete(body());
+  } catch (const asyncio::RuntimeError& e) {
+    ADD_FAILURE() << e.what();
+  }
+  dog.disarm();
+  EXPECT_FALSE(dog.fired()) << "hung: stopped by the watchdog";
+  loop.close();
 }
 
 bool same_double(double a, double b) {
@@ -162,7 +184,7 @@ TEST(TimerSpecialDoubles, ManySpecialTimersTogetherDoNotStallTheLoop) {
 TEST(TimerSpecialDoubles, SleepReturnsAtOnceOrNeverAndOtherTimersFire) {
   for (const Special& s : specials()) {
     SCOPED_TRACE(s.name);
-    asyncio::run([&]() -> Coro<> {
+    run_bounded([&]() -> Coro<> {
       auto& loop = asyncio::get_running_loop();
       const double t0 = loop.time();
       auto sleeper = asyncio::create_task([](double v) -> Coro<std::string> {
@@ -177,14 +199,14 @@ TEST(TimerSpecialDoubles, SleepReturnsAtOnceOrNeverAndOtherTimersFire) {
         sleeper.cancel();
         EXPECT_THROW(co_await sleeper, asyncio::CancelledError);
       }
-    }());
+    });
   }
 }
 
 TEST(TimerSpecialDoubles, WaitForTimesOutAtOnceOrWaitsForTheResult) {
   for (const Special& s : specials()) {
     SCOPED_TRACE(s.name);
-    asyncio::run([&]() -> Coro<> {
+    run_bounded([&]() -> Coro<> {
       auto& loop = asyncio::get_running_loop();
       const double t0 = loop.time();
       auto work = asyncio::sleep(20ms, std::string("x"));
@@ -199,14 +221,14 @@ TEST(TimerSpecialDoubles, WaitForTimesOutAtOnceOrWaitsForTheResult) {
       auto done = loop.create_future<int>();
       done.set_result(7);
       EXPECT_EQ(co_await asyncio::wait_for(done, Duration(s.value)), 7);
-    }());
+    });
   }
 }
 
 TEST(TimerSpecialDoubles, TimeoutTimeoutAtAndRescheduleExpireAtOnceOrNever) {
   for (const Special& s : specials()) {
     SCOPED_TRACE(s.name);
-    asyncio::run([&]() -> Coro<> {
+    run_bounded([&]() -> Coro<> {
       auto& loop = asyncio::get_running_loop();
       const double t0 = loop.time();
       auto body = [&](asyncio::Timeout& cm) -> Coro<> {
@@ -228,14 +250,14 @@ TEST(TimerSpecialDoubles, TimeoutTimeoutAtAndRescheduleExpireAtOnceOrNever) {
         co_await asyncio::sleep(20ms);
       }));
       EXPECT_LT(loop.time() - t0, 2.0);
-    }());
+    });
   }
 }
 
 TEST(TimerSpecialDoubles, WaitAndAsCompletedTimeOutAtOnceOrNever) {
   for (const Special& s : specials()) {
     SCOPED_TRACE(s.name);
-    asyncio::run([&]() -> Coro<> {
+    run_bounded([&]() -> Coro<> {
       auto& loop = asyncio::get_running_loop();
       const double t0 = loop.time();
       std::vector<asyncio::Task<void>> tasks{asyncio::create_task(nap(20ms))};
@@ -254,7 +276,7 @@ TEST(TimerSpecialDoubles, WaitAndAsCompletedTimeOutAtOnceOrNever) {
       }
       EXPECT_LT(loop.time() - t0, 2.0);
       co_await asyncio::sleep(30ms);  // let the abandoned sleep finish
-    }());
+    });
   }
 }
 

@@ -5,7 +5,7 @@
 // wait_for(); with the other loop in another thread it also raced on the future's state.
 // CPython 3.12 raises RuntimeError("Task ... got Future ... attached to a different loop") one
 // iteration later; gather() of futures of two loops and as_completed() of a foreign future
-// raise ValueError at once. Every test runs under a 5 s guard so a regression fails, not hangs.
+// raise ValueError at once. Every test runs under a watchdog so a regression fails, not hangs.
 //
 // Defect 6: a task cancelled after the future it awaits failed, but before the task resumed,
 // used to leave that exception "never retrieved". CPython's Task.__wakeup calls result() before
@@ -84,10 +84,21 @@ bool sub_exception_is_runtime_error(const std::exception_ptr& group) {
   return false;
 }
 
-/// Runs `body` on a fresh loop under a 5 s guard: a hang fails the test with TimeoutError.
+/// Runs `body()` on a fresh loop; a watchdog stops the loop after 10 s, so a hang fails the
+/// test instead of blocking the suite (a timeout inside the loop cannot bound it: before the
+/// fix, cancelling the await of a foreign future woke nothing on this loop).
 template <class F>
 void run_guarded(F body) {
-  asyncio::run([&]() -> Coro<> { co_await asyncio::wait_for(body(), 5s); }());
+  EventLoop loop;
+  coretest::Watchdog dog(loop, 10s);
+  try {
+    loop.run_until_complete(body());
+  } catch (const RuntimeError& e) {
+    ADD_FAILURE() << e.what();
+  }
+  dog.disarm();
+  EXPECT_FALSE(dog.fired()) << "hung: stopped by the watchdog";
+  loop.close();
 }
 
 // ---- Defect 4, same thread: a second loop object that is not running ------------------------
@@ -260,6 +271,7 @@ void cancelled_after_failure(MakeAwaited make_awaited) {
   EventLoop loop;
   coretest::HandlerLog log;
   log.install(loop);
+  coretest::Watchdog dog(loop, 10s);
   loop.run_until_complete([&]() -> Coro<> {
     auto [awaited, done_marker, fail] = make_awaited();
     asyncio::Task<void> parent;
@@ -270,6 +282,7 @@ void cancelled_after_failure(MakeAwaited make_awaited) {
     co_await asyncio::sleep(10ms);
     EXPECT_TRUE(parent.cancelled());
   }());
+  dog.disarm();
   loop.close();
   EXPECT_EQ(log.count(kFutureReport), 0u);
   EXPECT_EQ(log.count(kTaskReport), 0u);
@@ -320,6 +333,7 @@ TEST(NeverRetrievedUnderCancellation, WaitForAndTimeout) {
     EventLoop loop;
     coretest::HandlerLog log;
     log.install(loop);
+    coretest::Watchdog dog(loop, 10s);
     loop.run_until_complete([&]() -> Coro<> {
       auto child = asyncio::create_task(fail_soon());
       asyncio::Task<void> parent;
@@ -333,6 +347,7 @@ TEST(NeverRetrievedUnderCancellation, WaitForAndTimeout) {
       co_await asyncio::sleep(10ms);
       EXPECT_TRUE(parent.cancelled());
     }());
+    dog.disarm();
     loop.close();
     EXPECT_EQ(log.count(kTaskReport), 0u);
   }
@@ -343,6 +358,7 @@ TEST(NeverRetrievedUnderCancellation, AGenuinelyUnretrievedExceptionIsStillRepor
   EventLoop loop;
   coretest::HandlerLog log;
   log.install(loop);
+  coretest::Watchdog dog(loop, 10s);
   loop.run_until_complete([&]() -> Coro<> {
     {
       auto f = asyncio::get_running_loop().create_future<int>();
@@ -353,6 +369,7 @@ TEST(NeverRetrievedUnderCancellation, AGenuinelyUnretrievedExceptionIsStillRepor
       co_await asyncio::sleep(10ms);
     }
   }());
+  dog.disarm();
   loop.close();
   EXPECT_EQ(log.count(kFutureReport), 1u);
   EXPECT_EQ(log.count(kTaskReport), 1u);
