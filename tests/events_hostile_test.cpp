@@ -119,6 +119,28 @@ bool same_double(double a, double b) {
   return (std::isnan(a) && std::isnan(b)) || a == b;
 }
 
+TEST(TimerSpecialDoubles, TheSecondsToNanosecondsConversionIsTotal) {
+  using asyncio::detail::deadline_ns;
+  using asyncio::detail::kMaxTimerNs;
+  using asyncio::detail::seconds_to_ns;
+  static_assert(seconds_to_ns(1.5, 0) == 1'500'000'000);
+  EXPECT_EQ(seconds_to_ns(std::nan(""), 7), 7);
+  EXPECT_EQ(seconds_to_ns(-std::nan(""), -7), -7);
+  EXPECT_EQ(seconds_to_ns(kInf, 0), kMaxTimerNs);
+  EXPECT_EQ(seconds_to_ns(-kInf, 0), -kMaxTimerNs);
+  EXPECT_EQ(seconds_to_ns(kMax, 0), kMaxTimerNs);
+  EXPECT_EQ(seconds_to_ns(-kMax, 0), -kMaxTimerNs);
+  EXPECT_EQ(seconds_to_ns(9.3e9, 0), kMaxTimerNs);
+  EXPECT_EQ(seconds_to_ns(-9.3e9, 0), -kMaxTimerNs);
+  EXPECT_EQ(seconds_to_ns(5e-324, 0), 0);
+  EXPECT_EQ(seconds_to_ns(-5e-324, 0), 0);
+  EXPECT_EQ(seconds_to_ns(1.5e-9, 0), 2);  // half away from zero, as llround
+  EXPECT_EQ(seconds_to_ns(-1.5e-9, 0), -2);
+  EXPECT_EQ(deadline_ns(kMaxTimerNs - 1, kMaxTimerNs), kMaxTimerNs);
+  EXPECT_EQ(deadline_ns(0, -kMaxTimerNs), -kMaxTimerNs);
+  EXPECT_EQ(deadline_ns(5, 7), 12);
+}
+
 TEST(TimerSpecialDoubles, CallLaterRunsAtOnceOrNeverAndNothingStalls) {
   for (const Special& s : specials()) {
     SCOPED_TRACE(s.name);

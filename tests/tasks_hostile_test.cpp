@@ -226,7 +226,12 @@ TEST(ForeignLoopThread, AwaitingATaskOfALoopRunningInAnotherThreadRaises) {
   EventLoop other;
   std::promise<asyncio::Task<int>> started;
   std::thread runner([&] {
-    other.call_soon([&] { started.set_value(other.create_task(forever(), "Remote")); });
+    // Task handles count references without atomics: hand the task over only once its
+    // first step ran (a later call_soon), moved, so that this thread touches it no more.
+    other.call_soon([&] {
+      auto t = other.create_task(forever(), "Remote");
+      other.call_soon([&, t = std::move(t)]() mutable { started.set_value(std::move(t)); });
+    });
     other.run_forever();
   });
   asyncio::Task<int> remote = started.get_future().get();
