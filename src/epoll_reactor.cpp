@@ -81,7 +81,8 @@ class EpollReactor final : public Reactor {
       timeout_ms = -1;
     } else {
       // Round up: waking before the deadline would only spin the loop.
-      std::int64_t ms = (timeout_ns + 999'999) / 1'000'000;
+      // Written so that no timeout_ns, however large, can overflow.
+      std::int64_t ms = timeout_ns / 1'000'000 + (timeout_ns % 1'000'000 != 0 ? 1 : 0);
       timeout_ms = ms > 86'400'000 ? 86'400'000 : static_cast<int>(ms);
     }
     int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);

@@ -71,7 +71,7 @@ void Handle::cancel() {
 }
 
 double TimerHandle::when() const noexcept {
-  return state_ ? static_cast<double>(state_->timer.when_ns) / 1e9 : 0.0;
+  return state_ ? state_->timer.when : 0.0;
 }
 
 // ---- Construction and time -----------------------------------------------------------------
@@ -165,9 +165,11 @@ void EventLoop::drain_threadsafe_queue() {
 void EventLoop::schedule_timer_handle(detail::HandleState* h, double when) {
   h->timer.run = &EventLoop::run_timer_handle;
   h->timer.owner = h;
-  double ns = when * 1e9;
-  std::int64_t when_ns = ns >= 9e18 ? static_cast<std::int64_t>(9e18) : std::llround(ns);
-  detail::LoopAccess::add_timer(*this, &h->timer, when_ns);
+  h->timer.when = when;
+  // NaN compares false with everything: CPython's heap pops such a timer as due (it runs at
+  // once when nothing else is scheduled). Deterministically: due at once.
+  detail::LoopAccess::add_timer(*this, &h->timer,
+                                detail::seconds_to_ns(when, -detail::kMaxTimerNs));
 }
 
 void EventLoop::cancel_handle(detail::HandleState* h) noexcept {
@@ -313,6 +315,7 @@ void EventLoop::run_once() {
   if (!ready_.empty() || stopping_) {
     timeout_ns = 0;
   } else if (!timers_.empty()) {
+    // Deadlines are within +-2^62 ns (detail/clock.hpp): this difference cannot overflow.
     timeout_ns = timers_.top_when_ns() - now_ns();
     if (timeout_ns < 0) timeout_ns = 0;
   }

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #endif
 
+#include "asyncio/detail/clock.hpp"
 #include "asyncio/detail/loop_registry.hpp"
 
 namespace asyncio {
@@ -88,15 +89,17 @@ void ConcurrentStateBase::set_exception(std::exception_ptr e) {
 }
 
 namespace {
-/// A deadline `timeout` from now, saturated so that huge timeouts do not overflow.
+/// A deadline `timeout` from now, saturated (detail/clock.hpp). NaN and negative timeouts
+/// do not wait (CPython: Future.result(timeout=nan) raises TimeoutError at once); infinite or
+/// huge ones wait forever (CPython raises OverflowError for them: a platform limit of its
+/// time_t conversion, not a rule worth copying).
 std::chrono::steady_clock::time_point deadline_after(Duration timeout) {
   using namespace std::chrono;
   const auto now = steady_clock::now();
-  const double max_s =
-      duration_cast<duration<double>>(steady_clock::time_point::max() - now).count();
-  if (!(timeout.count() < max_s)) return steady_clock::time_point::max();
-  if (timeout.count() <= 0) return now;
-  return now + duration_cast<steady_clock::duration>(timeout);
+  const std::int64_t ns = detail::seconds_to_ns(timeout.count(), 0);
+  if (ns >= detail::kMaxTimerNs) return steady_clock::time_point::max();
+  if (ns <= 0) return now;
+  return now + duration_cast<steady_clock::duration>(nanoseconds(ns));
 }
 }  // namespace
 

@@ -18,6 +18,11 @@ std::string TaskBase::name() const {
   return name_ ? *name_ : "Task-" + std::to_string(number_);
 }
 
+std::string foreign_future_message(const TaskBase& task, const FutureBase& future) {
+  return "Task <" + task.describe_self() + "> got Future <" + future.describe_self() +
+         "> attached to a different loop";
+}
+
 void TaskBase::start() {
   LoopAccess::check_not_closed(*loop_);
   number_ = static_cast<std::uint32_t>(LoopAccess::next_task_number(*loop_));

@@ -1,8 +1,13 @@
 // Helpers shared by the tests of the event loop, futures, tasks, gather and runners.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "asyncio/asyncio.hpp"
@@ -27,6 +32,42 @@ struct HandlerLog {
     for (const auto& c : contexts) n += c.message == message;
     return n;
   }
+};
+
+/// Stops `loop` from another thread if it still runs after `limit`, so that a hang fails the
+/// test (run_until_complete throws "Event loop stopped before Future completed") instead of
+/// blocking the suite. call_soon_threadsafe() wakes even a loop blocked in epoll for hours.
+/// Disarm it (or let it go out of scope) before the loop is closed.
+class Watchdog {
+ public:
+  Watchdog(asyncio::EventLoop& loop, std::chrono::milliseconds limit)
+      : thread_([this, &loop, limit] {
+          std::unique_lock lock(mutex_);
+          if (!cv_.wait_for(lock, limit, [this] { return disarmed_; })) {
+            fired_ = true;
+            loop.call_soon_threadsafe([&loop] { loop.stop(); });
+          }
+        }) {}
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+  ~Watchdog() { disarm(); }
+
+  void disarm() {
+    {
+      std::lock_guard lock(mutex_);
+      disarmed_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  bool fired() const noexcept { return fired_; }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool disarmed_ = false;
+  std::atomic<bool> fired_{false};
+  std::thread thread_;  // last: it uses the members above
 };
 
 /// The message of the CancelledError that `f()` throws.

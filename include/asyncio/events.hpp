@@ -84,6 +84,7 @@ class HandleState {
   /// Used by timer handles only. TimerEntry's expiry callback receives the entry.
   struct Timer : TimerEntry {
     HandleState* owner = nullptr;
+    double when = 0;  // the deadline as given (TimerHandle::when(); may be NaN or infinite)
   } timer;
 
  private:
@@ -267,13 +268,16 @@ class EventLoop {
   }
 
   /// Schedules `callback(args...)` after `delay` (negative delays count as zero). Timers with
-  /// the same deadline run in the order they were scheduled.
+  /// the same deadline run in the order they were scheduled. Any double is accepted: a NaN or
+  /// -infinite delay runs the callback at once (as CPython does), an infinite or huge one
+  /// never (deadlines are capped at about 146 years).
   template <class F, class... Args>
   TimerHandle call_later(Duration delay, F&& callback, Args&&... args) {
     return call_at(time() + delay.count(), std::forward<F>(callback), std::forward<Args>(args)...);
   }
 
   /// Schedules `callback(args...)` at the absolute time `when` of the loop.time() clock.
+  /// NaN and -infinity are due at once, +infinity never; TimerHandle::when() returns `when`.
   template <class F, class... Args>
   TimerHandle call_at(double when, F&& callback, Args&&... args) {
     check_not_closed();

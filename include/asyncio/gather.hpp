@@ -198,6 +198,35 @@ class RangeGather final : public GatherCore<std::vector<gather_slot_t<ReturnExc,
   bool owned_;
 };
 
+/// Which loop a gather belongs to (Python: the first child's). Children made from coroutines
+/// (`created`) take the gather's loop; a future of any other loop raises ValueError, as Python's
+/// ensure_future(fut, loop=loop) does. Returns nullptr for the running loop.
+class GatherLoop {
+ public:
+  explicit GatherLoop(EventLoop& running) noexcept : running_(&running) {}
+  void add(EventLoop& child, bool created) {
+    EventLoop* l = created ? (loop_ ? loop_ : running_) : &child;
+    if (!loop_) {
+      loop_ = l;
+    } else if (l != loop_) {
+      throw ValueError(kDifferentLoopMessage);
+    }
+  }
+  EventLoop* foreign() const noexcept { return loop_ == running_ ? nullptr : loop_; }
+
+ private:
+  EventLoop* running_;
+  EventLoop* loop_ = nullptr;
+};
+
+/// The gathering future of futures of another loop: a pending future of that loop, so that
+/// awaiting it raises Python's RuntimeError. Nothing of the children is touched (their loop
+/// may run in another thread), so it never completes (Python's would complete on that loop).
+template <class R>
+Future<R> foreign_gather(EventLoop& foreign) {
+  return Future<R>{Ref<FutureImpl<R>>(new FutureImpl<R>(foreign))};
+}
+
 template <class A>
 concept FutureLike = requires {
   typename FutureOf<std::remove_cvref_t<A>>::type;
@@ -211,6 +240,15 @@ auto gather_tuple(Aws&&... aws) {
   std::array<bool, sizeof...(Aws)> owned{FutureOf<std::remove_cvref_t<Aws>>::creates_task...};
   // Build the children left to right (braced init guarantees the order).
   std::tuple<future_of_t<Aws>...> children{ensure_future(std::forward<Aws>(aws))...};
+  GatherLoop gather_loop(loop);
+  std::apply(
+      [&](const auto&... h) {
+        [[maybe_unused]] std::size_t i = 0;
+        (gather_loop.add(h.get_loop(), owned[i++]), ...);
+      },
+      children);
+  if (EventLoop* foreign = gather_loop.foreign()) [[unlikely]]
+    return foreign_gather<R>(*foreign);
   auto* g = new G(loop, std::move(children), owned);
   Future<R> outer{Ref<FutureImpl<R>>(g)};
   if constexpr (sizeof...(Aws) == 0) {
@@ -230,6 +268,10 @@ auto gather_range(std::vector<A> aws) {
   std::vector<H> children;
   children.reserve(aws.size());
   for (auto& a : aws) children.push_back(ensure_future(std::move(a)));
+  GatherLoop gather_loop(loop);
+  for (const H& h : children) gather_loop.add(h.get_loop(), FutureOf<A>::creates_task);
+  if (EventLoop* foreign = gather_loop.foreign()) [[unlikely]]
+    return foreign_gather<R>(*foreign);
   const bool empty = children.empty();
   auto* g = new G(loop, std::move(children), FutureOf<A>::creates_task);
   Future<R> outer{Ref<FutureImpl<R>>(g)};

@@ -44,6 +44,12 @@ Future<detail::value_of_t<A>> shield(A&& aw) {
   using H = detail::future_of_t<A>;
   constexpr bool owned = detail::FutureOf<std::remove_cvref_t<A>>::creates_task;
   H inner = detail::ensure_future(std::forward<A>(aw));
+  if (detail::running_loop != nullptr && detail::running_loop != &inner.get_loop()) [[unlikely]] {
+    // Python: `outer` belongs to inner's loop, so awaiting it raises RuntimeError. Linking
+    // the two would touch a future whose loop may run in another thread: leave them apart.
+    return Future<T>(
+        detail::Ref<detail::FutureImpl<T>>(new detail::FutureImpl<T>(inner.get_loop())));
+  }
   Future<T> outer = inner.get_loop().template create_future<T>();
 
   // Copies `inner`'s outcome into `outer` (Python: _inner_done_callback).

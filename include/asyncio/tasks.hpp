@@ -127,7 +127,7 @@ class SleepAwaiter final : public Suspension, private TimerEntry {
     } else {
       EventLoop& loop = task.loop();
       run = &on_timer;
-      LoopAccess::add_timer(loop, this, LoopAccess::now_ns(loop) + delay_ns);
+      LoopAccess::add_timer(loop, this, deadline_ns(LoopAccess::now_ns(loop), delay_ns));
       state_ = State::Sleeping;
     }
     task.suspend(h, this);

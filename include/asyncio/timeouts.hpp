@@ -160,6 +160,13 @@ requires requires {
 }
 Coro<detail::value_of_t<A>> wait_for(A aw, std::optional<Duration> timeout) {
   using T = detail::value_of_t<A>;
+  if constexpr (!std::is_same_v<A, Coro<T>>) {
+    if (&aw.get_loop() != &get_running_loop()) {
+      // A future of another loop: the await raises Python's RuntimeError at once; neither
+      // the timeout nor the cancellation below may touch it (its loop may run elsewhere).
+      co_return co_await aw;
+    }
+  }
   if (timeout && timeout->count() <= 0) {
     co_return co_await detail::wait_for_expired(detail::ensure_future(std::move(aw)),
                                                 detail::FutureOf<A>::creates_task);

@@ -155,6 +155,10 @@ Coro<WaitResult<H>> wait_impl(std::vector<H> fs, std::optional<Duration> timeout
   if (fs.empty()) throw ValueError("Set of Tasks/Futures is empty.");
   fs = unique_futures(std::move(fs));
   EventLoop& loop = get_running_loop();
+  // Python watches a future of another loop anyway (and its callback then runs on that loop,
+  // maybe in another thread); here that would be a data race, so it is refused as
+  // as_completed() refuses it.
+  for (const H& f : fs) check_loop(f, loop);
   Ref<MultiWatch> w(new MultiWatch(loop, fs.size()));
   w->remaining = fs.size();
   w->return_when = return_when;
@@ -228,6 +232,7 @@ requires detail::FutureLike<A> std::vector<Coro<detail::value_of_t<A>>> as_compl
   auto all = std::make_shared<std::vector<H>>();
   for (auto& a : aws) all->push_back(detail::ensure_future(std::move(a)));
   *all = detail::unique_futures(std::move(*all));
+  for (const H& f : *all) detail::check_loop(f, loop);  // Python: ensure_future(f, loop=loop)
   detail::Ref<detail::MultiWatch> w(new detail::MultiWatch(loop, all->size()));
   w->queue_mode = true;
   w->remaining = all->size();

@@ -55,6 +55,17 @@ future_of_t<A> ensure_future(A&& a) {
   }
 }
 
+/// Python's message when ensure_future(fut, loop=loop) gets a future of another loop, as in
+/// gather() of futures of two loops, or as_completed() of a future of another loop.
+inline constexpr const char* kDifferentLoopMessage =
+    "The future belongs to a different loop than the one specified as the loop argument";
+
+/// Throws Python's ValueError unless `f` belongs to `loop`.
+template <class H>
+void check_loop(const H& f, const EventLoop& loop) {
+  if (&f.get_loop() != &loop) throw ValueError(kDifferentLoopMessage);
+}
+
 /// Copies (or, for a future nobody else holds, moves) a done future's value out.
 template <class H>
 auto take_value(const H& f, bool sole_owner) {

@@ -67,6 +67,8 @@ class FutureBase : public RefCounted, public PoolAllocated {
   /// Python's Future.exception(): the exception (null if none); throws CancelledError if
   /// cancelled and InvalidStateError if pending. Marks the exception as retrieved.
   std::exception_ptr exception();
+  /// Marks the exception (if any) as retrieved, as Python's result() does, without throwing.
+  void mark_retrieved() noexcept { log_traceback_ = false; }
   /// Throws what result() would throw (cancelled, pending, or the exception); else returns.
   void check_result();
 

@@ -19,9 +19,17 @@ class FutureAwaiter final : public CallbackNode, public Suspension {
   FutureAwaiter& operator=(const FutureAwaiter&) = delete;
   ~FutureAwaiter() { unlink(); }
 
-  bool await_ready() const noexcept { return future_->done(); }
+  /// A future of another loop is never "ready": its state may be changing in another thread,
+  /// so it is not even read; await_suspend() reports the mistake instead.
+  bool await_ready() const noexcept {
+    return (running_loop == nullptr || running_loop == &future_->loop()) && future_->done();
+  }
   void await_suspend(std::coroutine_handle<> h);
-  bool cancel_awaited(const std::string& message) override { return future_->cancel(message); }
+  bool cancel_awaited(const std::string& message) override {
+    // A foreign future is not what the task waits on (Python: _fut_waiter stays None), so
+    // a cancel() is delivered as must_cancel when the task resumes.
+    return !foreign_ && future_->cancel(message);
+  }
 
   /// The future, once done; delivers a pending cancellation of the awaiting task first.
   Impl& resumed();
@@ -31,6 +39,7 @@ class FutureAwaiter final : public CallbackNode, public Suspension {
 
   Ref<Impl> future_;
   TaskBase* task_ = nullptr;
+  bool foreign_ = false;  // the future belongs to another loop: resumed() throws RuntimeError
 };
 
 template <class T, class Impl>

@@ -1,6 +1,7 @@
 // The narrow interface futures and tasks use to reach the loop's internals.
 #pragma once
 
+#include "asyncio/detail/clock.hpp"
 #include "asyncio/events.hpp"
 
 namespace asyncio::detail {
@@ -64,13 +65,10 @@ struct LoopAccess {
   }
 };
 
-/// Nanoseconds of a Duration, saturated so that huge delays do not overflow.
+/// Nanoseconds of a Duration, saturated (see clock.hpp). NaN counts as zero: sleep(NaN)
+/// returns after one iteration, as CPython's sleep(nan) does when its timer is due at once.
 inline std::int64_t to_ns(Duration d) noexcept {
-  constexpr double kMax = 9.0e18;
-  double ns = d.count() * 1e9;
-  if (ns >= kMax) return static_cast<std::int64_t>(kMax);
-  if (ns <= -kMax) return -static_cast<std::int64_t>(kMax);
-  return static_cast<std::int64_t>(ns);
+  return seconds_to_ns(d.count(), 0);
 }
 
 }  // namespace asyncio::detail

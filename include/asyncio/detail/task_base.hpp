@@ -91,6 +91,11 @@ class TaskBase : public FutureBase, public PendingTask {
   void finish() noexcept;
 };
 
+/// Python's "Task {task!r} got Future {future!r} attached to a different loop", with the
+/// library's descriptions in the brackets. Reads only what is immutable or set before the
+/// future is shared (the foreign loop may be running in another thread).
+std::string foreign_future_message(const TaskBase& task, const FutureBase& future);
+
 template <class T>
 class TaskImpl final : public TaskBase, public ValueSlot<T> {
  public:
@@ -133,16 +138,30 @@ void FutureAwaiter<Impl>::await_suspend(std::coroutine_handle<> h) {
     throw RuntimeError(task.describe_self() + " cannot await on itself");
   }
   task_ = &task;
-  future_->add_callback(this);
+  if (&future_->loop() != &task.loop()) [[unlikely]] {
+    // Python's Task.__step: call_soon(__step, RuntimeError(...)). Nothing of the foreign
+    // future is touched (its loop may run in another thread); the task wakes next iteration.
+    foreign_ = true;
+    task.wake();
+  } else {
+    future_->add_callback(this);
+  }
   task.suspend(h, this);
 }
 
 template <class Impl>
 Impl& FutureAwaiter<Impl>::resumed() {
   if (task_) {
+    if (foreign_) [[unlikely]] {
+      task_->throw_if_must_cancel();  // Python: __step replaces the error by the cancellation
+      throw RuntimeError(foreign_future_message(*task_, *future_));
+    }
     if (future_->cancelled()) {
       task_->consume_must_cancel();  // the future's own CancelledError is raised next
     } else {
+      // Python's Task.__wakeup calls future.result() before __step delivers a pending
+      // cancellation: the exception counts as retrieved even if the task never sees it.
+      future_->mark_retrieved();
       task_->throw_if_must_cancel();
     }
   }

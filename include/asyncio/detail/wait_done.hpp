@@ -16,7 +16,11 @@ class WaitDone final : public CallbackNode, public Suspension {
 
   bool await_ready() const noexcept { return future_->done(); }
   void await_suspend(std::coroutine_handle<> h) {
-    task_ = &current_task_for("wait for a future");
+    TaskBase& task = current_task_for("wait for a future");
+    if (&future_->loop() != &task.loop()) {
+      throw RuntimeError(foreign_future_message(task, *future_));  // see FutureAwaiter
+    }
+    task_ = &task;
     future_->add_callback(this);
     task_->suspend(h, this);
   }
