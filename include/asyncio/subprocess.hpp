@@ -399,7 +399,10 @@ class Process {
 /// Runs `program` with `args` (Python: asyncio.create_subprocess_exec(program, *args, ...)).
 /// The program is looked up in PATH unless it contains '/'. Unset stdin/stdout/stderr are
 /// inherited. Throws FileNotFoundError if there is no such program, OSError for other spawn
-/// failures (e.g. EACCES), ValueError for invalid options.
+/// failures (e.g. EACCES), ValueError for invalid options. Before anything is spawned, as
+/// Python: ValueError("illegal environment variable name") for an env name that is empty or
+/// holds '=', then ValueError("embedded null byte") for a NUL in the program, an argument,
+/// `executable`, `cwd`, an env name or value (the shell command too, for _shell).
 Coro<Process> create_subprocess_exec(std::string program, std::vector<std::string> args = {},
                                      SubprocessOptions options = {});
 
