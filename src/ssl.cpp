@@ -234,6 +234,11 @@ void SSLContext::set_maximum_version(TLSVersion v) {
 
 ssl_st* SSLContext::new_ssl(bool server_side,
                             const std::optional<std::string>& server_hostname) const {
+  // A C string ends at its first NUL: "good.example\0evil" would be checked as
+  // "good.example". (CPython: TypeError; the library has no TypeError, see python-mapping.md.)
+  if (server_hostname && server_hostname->find('\0') != std::string::npos) {
+    throw ValueError("embedded null character");
+  }
   if (!server_side && check_hostname_ && (!server_hostname || server_hostname->empty())) {
     throw ValueError("check_hostname requires server_hostname");
   }
@@ -249,7 +254,12 @@ ssl_st* SSLContext::new_ssl(bool server_side,
     SSL_set_connect_state(ssl);
     if (server_hostname && !server_hostname->empty()) {
       bool ip = is_ip_address(*server_hostname);
-      if (!ip) SSL_set_tlsext_host_name(ssl, server_hostname->c_str());
+      // Fails for a name longer than 255 bytes: an error, not a handshake without SNI.
+      if (!ip && SSL_set_tlsext_host_name(ssl, server_hostname->c_str()) != 1) {
+        SSL_free(ssl);
+        throw_ssl("invalid server_hostname (" + std::to_string(server_hostname->size()) +
+                  " bytes)");
+      }
       if (check_hostname_) {
         X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
         X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
