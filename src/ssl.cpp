@@ -55,6 +55,11 @@ int tls_version(TLSVersion v) {
   }
 }
 
+/// A C string ends at its first NUL: OpenSSL would open another file than the one named.
+void check_path(const std::optional<std::string>& path) {
+  if (path && path->find('\0') != std::string::npos) throw ValueError("embedded null byte");
+}
+
 int password_cb(char* buf, int size, int /*rwflag*/, void* userdata) {
   const auto* pw = static_cast<const std::string*>(userdata);
   if (!pw) return 0;
@@ -124,6 +129,8 @@ std::shared_ptr<SSLContext> SSLContext::create_default_context(Purpose purpose,
 
 void SSLContext::load_cert_chain(const std::string& certfile, std::optional<std::string> keyfile,
                                  std::optional<std::string> password) {
+  check_path(certfile);
+  check_path(keyfile);
   std::string pw = password.value_or("");
   SSL_CTX_set_default_passwd_cb(ctx_, password_cb);
   SSL_CTX_set_default_passwd_cb_userdata(ctx_, password ? &pw : nullptr);
@@ -149,6 +156,8 @@ void SSLContext::load_verify_locations(std::optional<std::string> cafile,
                                        std::optional<std::string> cadata) {
   if (!cafile && !capath && !cadata)
     throw ValueError("cafile, capath and cadata cannot be all omitted");
+  check_path(cafile);
+  check_path(capath);
   if (cafile || capath) {
     if (SSL_CTX_load_verify_locations(ctx_, cafile ? cafile->c_str() : nullptr,
                                       capath ? capath->c_str() : nullptr) != 1) {
@@ -194,6 +203,7 @@ void SSLContext::set_verify_mode(VerifyMode mode) {
 }
 
 void SSLContext::set_ciphers(const std::string& ciphers) {
+  if (ciphers.find('\0') != std::string::npos) throw ValueError("embedded null character");
   if (SSL_CTX_set_cipher_list(ctx_, ciphers.c_str()) != 1) throw_ssl("No cipher can be selected.");
 }
 

@@ -359,6 +359,43 @@ TEST(NetHostile, ServerHostnameWithNulIsRefusedBeforeConnecting) {
   }());
 }
 
+TEST(NetHostile, TlsFilePathsAndCipherStringWithNul) {
+  // Before: the part before the NUL was loaded, silently (a real certificate file here).
+  // CPython: ValueError("embedded null byte") for the paths, "embedded null character" for
+  // the cipher string.
+  if (!certs().ok) GTEST_SKIP() << "openssl could not generate test certificates";
+  const auto value_error = [](auto f) -> std::string {
+    try {
+      f();
+    } catch (const asyncio::ValueError& e) {
+      return e.what();
+    } catch (const std::exception& e) {
+      return std::string("not a ValueError: ") + e.what();
+    }
+    return "no exception";
+  };
+  asyncio::SSLContext server(asyncio::SSLContext::TLS_SERVER);
+  asyncio::SSLContext client(asyncio::SSLContext::TLS_CLIENT);
+  const std::string cert = certs().cert + "\0.other"s;
+  const std::string key = certs().key + "\0.other"s;
+  const std::string ca = certs().ca_cert + "\0.other"s;
+  const std::string dir = "/etc/ssl/certs\0.other"s;
+  const char* kNul = "embedded null byte";
+  EXPECT_EQ(value_error([&] { server.load_cert_chain(cert, certs().key); }), kNul);
+  EXPECT_EQ(value_error([&] { server.load_cert_chain(certs().cert, key); }), kNul);
+  EXPECT_EQ(value_error([&] { server.load_cert_chain(cert); }), kNul);
+  EXPECT_EQ(value_error([&] { client.load_verify_locations(ca); }), kNul);
+  EXPECT_EQ(value_error([&] { client.load_verify_locations(std::nullopt, dir); }), kNul);
+  EXPECT_EQ(value_error([&] {
+              (void)asyncio::SSLContext::create_default_context(asyncio::Purpose::SERVER_AUTH, ca);
+            }),
+            kNul);
+  EXPECT_EQ(value_error([&] { client.set_ciphers("HIGH\0:eNULL"s); }), "embedded null character");
+  // The proper names still work.
+  server.load_cert_chain(certs().cert, certs().key);
+  client.load_verify_locations(certs().ca_cert);
+}
+
 // ---- File descriptor numbers -----------------------------------------------------------------
 
 TEST(NetHostile, NegativeAndHugeFdNumbers) {
