@@ -199,6 +199,9 @@ SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOption
     }
   }
   std::vector<int> pass_fds;
+  // Python's _posixsubprocess: a negative number is refused, not skipped.
+  if (std::any_of(options.pass_fds.begin(), options.pass_fds.end(), [](int fd) { return fd < 0; }))
+    throw ValueError("bad value(s) in fds_to_keep");
   for (int fd : options.pass_fds) {
     if (fd < 3) continue;  // 0, 1 and 2 are the child's stdio anyway
     if (::fcntl(fd, F_GETFD) < 0)
@@ -286,7 +289,7 @@ SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOption
   sigaddset(&defaults, SIGXFSZ);
   check(posix_spawnattr_setsigdefault(attr, &defaults), "posix_spawnattr_setsigdefault");
   if (options.start_new_session) flags |= POSIX_SPAWN_SETSID;
-  if (options.process_group) {
+  if (options.process_group && *options.process_group >= 0) {  // negative: none (Python)
     flags |= POSIX_SPAWN_SETPGROUP;
     check(posix_spawnattr_setpgroup(attr, *options.process_group), "posix_spawnattr_setpgroup");
   }

@@ -266,3 +266,48 @@ TEST(SubprocessHostile, LowLevelSubprocessExecAndShell) {
       }(m, bad_env));
   EXPECT_FALSE(exists(m));
 }
+
+TEST(SubprocessHostile, BadFdNumbersAndProcessGroup) {
+  // CPython 3.12: pass_fds=(-1,) is ValueError("bad value(s) in fds_to_keep") (we used to skip
+  // it silently); an fd that is not open, for pass_fds or stdin/stdout, is OSError(EBADF);
+  // process_group=-1 sets no group and the child runs.
+  asyncio::run([]() -> Coro<> {
+    const int fds = proctest::open_fd_count();
+    const int negative[] = {5, -1};
+    try {
+      co_await asyncio::create_subprocess_exec("true",
+                                               asyncio::SubprocessOptions{.pass_fds = negative});
+      ADD_FAILURE() << "spawned";
+    } catch (const asyncio::ValueError& e) {
+      EXPECT_STREQ(e.what(), "bad value(s) in fds_to_keep");
+    }
+    const int huge[] = {1000000};
+    try {
+      co_await asyncio::create_subprocess_exec("true",
+                                               asyncio::SubprocessOptions{.pass_fds = huge});
+      ADD_FAILURE() << "spawned";
+    } catch (const asyncio::OSError& e) {
+      EXPECT_EQ(e.code().value(), EBADF);
+    }
+    const int bad_fds[] = {-5, 1000000};
+    for (int fd : bad_fds) {
+      try {
+        co_await asyncio::create_subprocess_exec("true", asyncio::SubprocessOptions{.stdin = fd});
+        ADD_FAILURE() << "spawned";
+      } catch (const asyncio::OSError& e) {
+        EXPECT_EQ(e.code().value(), EBADF);
+      }
+      try {
+        co_await asyncio::create_subprocess_exec("true", asyncio::SubprocessOptions{.stdout = fd});
+        ADD_FAILURE() << "spawned";
+      } catch (const asyncio::OSError& e) {
+        EXPECT_EQ(e.code().value(), EBADF);
+      }
+    }
+    EXPECT_EQ(proctest::our_children().all, 0);
+    EXPECT_EQ(proctest::open_fd_count(), fds);
+    Process p = co_await asyncio::create_subprocess_exec(
+        "true", asyncio::SubprocessOptions{.process_group = -1});
+    EXPECT_EQ(co_await p.wait(), 0);
+  }());
+}

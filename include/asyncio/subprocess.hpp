@@ -145,10 +145,12 @@ struct SubprocessOptions {
   std::optional<std::reference_wrapper<const std::map<std::string, std::string>>> env{};
   /// setsid() in the child (Python: start_new_session=True).
   bool start_new_session = false;
-  /// setpgid(0, group) in the child; 0 makes a new group (Python 3.11: process_group).
+  /// setpgid(0, group) in the child; 0 makes a new group (Python 3.11: process_group). A
+  /// negative value sets nothing, as in Python.
   std::optional<pid_t> process_group{};
   /// Open fds of this process to keep open, at the same numbers, in the child (Python:
-  /// pass_fds). E.g. `int keep[] = {fd};` then `.pass_fds = keep`.
+  /// pass_fds). E.g. `int keep[] = {fd};` then `.pass_fds = keep`. A negative fd is
+  /// ValueError("bad value(s) in fds_to_keep"), one that is not open OSError(EBADF).
   std::span<const int> pass_fds{};
   /// Close every other fd ≥ 3 in the child (Python's default, close_fds=True).
   bool close_fds = true;
