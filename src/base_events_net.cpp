@@ -70,6 +70,14 @@ OwnedDatagramOptions own(const DatagramOptions& o) {
 
 namespace {
 
+/// Before any connection is made: a server_hostname with a NUL would be checked and sent
+/// truncated (SSLContext refuses it too, but only once connected).
+void check_server_hostname(const std::optional<std::string>& server_hostname) {
+  if (server_hostname && server_hostname->find('\0') != std::string::npos) {
+    throw ValueError("embedded null character");
+  }
+}
+
 void check_ssl_options(bool ssl, bool server_hostname, bool handshake_timeout,
                        bool shutdown_timeout) {
   if (ssl) return;
@@ -211,6 +219,7 @@ Coro<ConnectionPair> create_connection(ProtocolFactory factory, std::string host
                                        std::uint16_t port, OwnedConnectionOptions opts) {
   check_ssl_options(opts.tls.ssl != nullptr, opts.tls.server_hostname.has_value(),
                     opts.tls.handshake_timeout.has_value(), opts.tls.shutdown_timeout.has_value());
+  check_server_hostname(opts.tls.server_hostname);
   std::optional<std::string> server_hostname =
       default_server_hostname(opts.tls.ssl, opts.tls.server_hostname, host);
   std::vector<AddrInfo> infos = co_await ensure_resolved(host, std::to_string(port), opts.family,
@@ -246,6 +255,7 @@ Coro<ConnectionPair> create_connection_sock(ProtocolFactory factory, Socket sock
   TlsParams& tls = opts.tls;
   check_ssl_options(tls.ssl != nullptr, tls.server_hostname.has_value(),
                     tls.handshake_timeout.has_value(), tls.shutdown_timeout.has_value());
+  check_server_hostname(tls.server_hostname);
   if (!sock) throw ValueError("an open socket is required");
   if (sock.type() != SOCK_STREAM) throw ValueError("A Stream Socket was expected");
   if (tls.ssl && !tls.server_hostname && tls.ssl->check_hostname()) {
@@ -261,6 +271,7 @@ Coro<ConnectionPair> create_unix_connection(ProtocolFactory factory, std::string
                                             TlsParams opts) {
   check_ssl_options(opts.ssl != nullptr, opts.server_hostname.has_value(),
                     opts.handshake_timeout.has_value(), opts.shutdown_timeout.has_value());
+  check_server_hostname(opts.server_hostname);
   if (opts.ssl && !opts.server_hostname)
     throw ValueError("you have to pass server_hostname when using ssl");
   if (path.empty()) throw ValueError("no path was specified");
@@ -360,13 +371,15 @@ Coro<Server> create_unix_server(ProtocolFactory factory, std::string path, UnixS
   check_ssl_options(ssl != nullptr, false, opts.ssl_handshake_timeout.has_value(),
                     opts.ssl_shutdown_timeout.has_value());
   if (path.empty()) throw ValueError("path was not specified");
+  // First: a path the kernel would truncate (NUL) or refuse (too long) must not make us
+  // remove the socket file of the truncated name below.
+  SockAddr addr = SockAddr::unix_path(path);
   if (path[0] != '\0') {
     // Check for abstract socket: `str` and `bytes` paths are supported. Remove a stale
     // socket file left by a previous server (as Python).
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
   }
-  SockAddr addr = SockAddr::unix_path(path);
   Socket sock;
   try {
     sock = Socket::create(AF_UNIX, SOCK_STREAM);
@@ -472,6 +485,7 @@ Coro<std::shared_ptr<Transport>> start_tls(std::shared_ptr<Transport> transport,
                                            std::optional<Duration> ssl_handshake_timeout,
                                            std::optional<Duration> ssl_shutdown_timeout) {
   if (!sslcontext) throw ValueError("sslcontext is expected to be an SSLContext");
+  detail::check_server_hostname(server_hostname);
   if (!dynamic_cast<detail::SocketTransport*>(transport.get())) {
     throw ValueError("transport is not supported by start_tls()");
   }

@@ -10,13 +10,16 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "asyncio/net_errors.hpp"
 #include "reactor.hpp"
 
 namespace asyncio::detail {
 namespace {
 
+/// An asyncio::OSError (a std::system_error) of the most specific type, as Python's selectors
+/// raise OSError: e.g. add_reader() of a closed fd is OSError(EBADF).
 [[noreturn]] void throw_errno(const std::string& what) {
-  throw std::system_error(errno, std::generic_category(), what);
+  throw_os_error(errno, what);
 }
 
 class EpollReactor final : public Reactor {

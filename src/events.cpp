@@ -214,7 +214,18 @@ detail::IoHandler* EventLoop::io_handler_of(int fd) const noexcept {
                                     : nullptr;
 }
 
+namespace {
+/// Python's selectors._fileobj_to_fd: a negative number is no fd (epoll would say EBADF).
+void check_fd(int fd) {
+  if (fd < 0) throw ValueError("Invalid file descriptor: " + std::to_string(fd));
+}
+}  // namespace
+
 void EventLoop::set_watcher(int fd, bool writer, detail::HandleState* h) {
+  if (fd < 0) {
+    h->release();
+    check_fd(fd);
+  }
   if (watchers_->has_handler(fd)) {
     h->release();
     throw RuntimeError("fd " + std::to_string(fd) + " is already used by a transport");
@@ -263,9 +274,11 @@ bool remove_watcher(std::unordered_map<int, detail::Watch>& by_fd, detail::React
 }  // namespace
 
 bool EventLoop::remove_reader(int fd) {
+  check_fd(fd);
   return remove_watcher(watchers_->by_fd, *reactor_, fd, false);
 }
 bool EventLoop::remove_writer(int fd) {
+  check_fd(fd);
   return remove_watcher(watchers_->by_fd, *reactor_, fd, true);
 }
 

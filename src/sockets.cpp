@@ -16,6 +16,14 @@
 
 namespace asyncio {
 
+namespace {
+/// A C string ends at its first NUL: a host, port or path with one inside would silently name
+/// something else ("127.0.0.1\0junk" is 127.0.0.1). CPython's message for text arguments.
+void check_no_nul(std::string_view s) {
+  if (s.find('\0') != std::string_view::npos) throw ValueError("embedded null character");
+}
+}  // namespace
+
 // ---- SockAddr --------------------------------------------------------------------------------
 
 SockAddr::SockAddr(const sockaddr* sa, socklen_t len) noexcept {
@@ -25,7 +33,7 @@ SockAddr::SockAddr(const sockaddr* sa, socklen_t len) noexcept {
 }
 
 SockAddr SockAddr::inet(std::string_view ip, std::uint16_t port) {
-  SockAddr a;
+  check_no_nul(ip);
   std::string text(ip);
   sockaddr_in v4{};
   if (::inet_pton(AF_INET, text.c_str(), &v4.sin_addr) == 1) {
@@ -59,11 +67,20 @@ SockAddr SockAddr::inet(std::string_view ip, std::uint16_t port) {
 SockAddr SockAddr::unix_path(std::string_view path) {
   sockaddr_un un{};
   un.sun_family = AF_UNIX;
-  if (path.size() >= sizeof un.sun_path) throw ValueError("AF_UNIX path too long");
+  const bool abstract = !path.empty() && path[0] == '\0';
+  // A file name ends at its first NUL (the kernel would bind or connect to the truncated
+  // path): CPython's os.stat() message. An abstract name is bytes; NULs are part of it.
+  if (!abstract && path.find('\0') != std::string_view::npos) {
+    throw ValueError("embedded null byte");
+  }
+  // A file name needs its terminator inside sun_path; an abstract name may fill it (CPython).
+  if (path.size() > sizeof un.sun_path - (abstract ? 0 : 1)) {
+    throw OSError(ENAMETOOLONG, "AF_UNIX path too long");
+  }
   std::memcpy(un.sun_path, path.data(), path.size());
   // Abstract names (leading NUL) have no terminator: the length counts exactly the name.
-  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() +
-                                    (!path.empty() && path[0] == '\0' ? 0 : 1));
+  auto len =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
   return SockAddr(reinterpret_cast<const sockaddr*>(&un), len);
 }
 
@@ -231,6 +248,8 @@ std::string quote(const std::string& s) {
 
 std::vector<AddrInfo> getaddrinfo_blocking(const std::string& host, const std::string& port,
                                            int family, int type, int protocol, int flags) {
+  check_no_nul(host);
+  check_no_nul(port);
   addrinfo hints{};
   hints.ai_family = family;
   hints.ai_socktype = type;
@@ -260,6 +279,8 @@ std::vector<AddrInfo> getaddrinfo_blocking(const std::string& host, const std::s
 
 std::optional<AddrInfo> ipaddr_info(const std::string& host, const std::string& port, int family,
                                     int type, int protocol) {
+  check_no_nul(host);
+  check_no_nul(port);
   if (host.empty()) return std::nullopt;
   if (protocol != 0 && protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) return std::nullopt;
   if (type == SOCK_STREAM) {
@@ -297,6 +318,8 @@ std::optional<AddrInfo> ipaddr_info(const std::string& host, const std::string& 
 
 Coro<std::vector<AddrInfo>> getaddrinfo(std::string host, std::string port, int family, int type,
                                         int protocol, int flags) {
+  check_no_nul(host);  // here, not in the worker thread: no thread hop for a refused name
+  check_no_nul(port);
   co_return co_await to_thread(&detail::getaddrinfo_blocking, std::move(host), std::move(port),
                                family, type, protocol, flags);
 }

@@ -55,6 +55,11 @@ int tls_version(TLSVersion v) {
   }
 }
 
+/// A C string ends at its first NUL: OpenSSL would open another file than the one named.
+void check_path(const std::optional<std::string>& path) {
+  if (path && path->find('\0') != std::string::npos) throw ValueError("embedded null byte");
+}
+
 int password_cb(char* buf, int size, int /*rwflag*/, void* userdata) {
   const auto* pw = static_cast<const std::string*>(userdata);
   if (!pw) return 0;
@@ -124,6 +129,8 @@ std::shared_ptr<SSLContext> SSLContext::create_default_context(Purpose purpose,
 
 void SSLContext::load_cert_chain(const std::string& certfile, std::optional<std::string> keyfile,
                                  std::optional<std::string> password) {
+  check_path(certfile);
+  check_path(keyfile);
   std::string pw = password.value_or("");
   SSL_CTX_set_default_passwd_cb(ctx_, password_cb);
   SSL_CTX_set_default_passwd_cb_userdata(ctx_, password ? &pw : nullptr);
@@ -149,6 +156,8 @@ void SSLContext::load_verify_locations(std::optional<std::string> cafile,
                                        std::optional<std::string> cadata) {
   if (!cafile && !capath && !cadata)
     throw ValueError("cafile, capath and cadata cannot be all omitted");
+  check_path(cafile);
+  check_path(capath);
   if (cafile || capath) {
     if (SSL_CTX_load_verify_locations(ctx_, cafile ? cafile->c_str() : nullptr,
                                       capath ? capath->c_str() : nullptr) != 1) {
@@ -194,6 +203,7 @@ void SSLContext::set_verify_mode(VerifyMode mode) {
 }
 
 void SSLContext::set_ciphers(const std::string& ciphers) {
+  if (ciphers.find('\0') != std::string::npos) throw ValueError("embedded null character");
   if (SSL_CTX_set_cipher_list(ctx_, ciphers.c_str()) != 1) throw_ssl("No cipher can be selected.");
 }
 
@@ -234,6 +244,11 @@ void SSLContext::set_maximum_version(TLSVersion v) {
 
 ssl_st* SSLContext::new_ssl(bool server_side,
                             const std::optional<std::string>& server_hostname) const {
+  // A C string ends at its first NUL: "good.example\0evil" would be checked as
+  // "good.example". (CPython: TypeError; the library has no TypeError, see python-mapping.md.)
+  if (server_hostname && server_hostname->find('\0') != std::string::npos) {
+    throw ValueError("embedded null character");
+  }
   if (!server_side && check_hostname_ && (!server_hostname || server_hostname->empty())) {
     throw ValueError("check_hostname requires server_hostname");
   }
@@ -249,7 +264,12 @@ ssl_st* SSLContext::new_ssl(bool server_side,
     SSL_set_connect_state(ssl);
     if (server_hostname && !server_hostname->empty()) {
       bool ip = is_ip_address(*server_hostname);
-      if (!ip) SSL_set_tlsext_host_name(ssl, server_hostname->c_str());
+      // Fails for a name longer than 255 bytes: an error, not a handshake without SNI.
+      if (!ip && SSL_set_tlsext_host_name(ssl, server_hostname->c_str()) != 1) {
+        SSL_free(ssl);
+        throw_ssl("invalid server_hostname (" + std::to_string(server_hostname->size()) +
+                  " bytes)");
+      }
       if (check_hostname_) {
         X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
         X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);

@@ -125,6 +125,29 @@ bool is_usable_dir(const std::string& dir) {
   throw_os_error(err, "cannot run " + quoted(program));
 }
 
+/// Python's checks on every string that reaches execve/chdir, in its order: environment
+/// names first (subprocess.Popen._execute_child), then embedded NULs (_posixsubprocess's
+/// PyUnicode_FSConverter). A C string ends at the first NUL, so without them "a\0b" would
+/// silently become "a": another program, file or command than the caller asked for.
+void check_exec_strings(const std::vector<std::string>& argv, const SpawnOptions& options) {
+  if (options.env) {
+    for (const auto& entry : *options.env) {
+      // Python rejects any '='; the empty name is os.execve's rule ("=x" means nothing).
+      if (entry.first.empty() || entry.first.find('=') != std::string::npos) {
+        throw ValueError("illegal environment variable name");
+      }
+    }
+  }
+  const auto has_nul = [](const std::string& s) { return s.find('\0') != std::string::npos; };
+  bool bad = std::any_of(argv.begin(), argv.end(), has_nul) ||
+             (options.executable && has_nul(*options.executable)) ||
+             (options.cwd && has_nul(*options.cwd));
+  if (!bad && options.env) {
+    for (const auto& [key, value] : *options.env) bad = bad || has_nul(key) || has_nul(value);
+  }
+  if (bad) throw ValueError("embedded null byte");
+}
+
 struct FileActions {
   posix_spawn_file_actions_t fa;
   FileActions() { posix_spawn_file_actions_init(&fa); }
@@ -164,6 +187,7 @@ SpawnOptions::SpawnOptions(const SubprocessOptions& o, Stdio::Kind default_kind)
 
 SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOptions& options) {
   const Stdio(&stdio)[3] = options.stdio;
+  check_exec_strings(argv, options);  // before anything touches the OS
   if (argv.empty() || argv[0].empty()) throw ValueError("the program name must not be empty");
   for (int i = 0; i < 2; ++i) {
     if (stdio[i].kind() == Stdio::Kind::Stdout)
@@ -175,6 +199,9 @@ SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOption
     }
   }
   std::vector<int> pass_fds;
+  // Python's _posixsubprocess: a negative number is refused, not skipped.
+  if (std::any_of(options.pass_fds.begin(), options.pass_fds.end(), [](int fd) { return fd < 0; }))
+    throw ValueError("bad value(s) in fds_to_keep");
   for (int fd : options.pass_fds) {
     if (fd < 3) continue;  // 0, 1 and 2 are the child's stdio anyway
     if (::fcntl(fd, F_GETFD) < 0)
@@ -262,7 +289,7 @@ SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOption
   sigaddset(&defaults, SIGXFSZ);
   check(posix_spawnattr_setsigdefault(attr, &defaults), "posix_spawnattr_setsigdefault");
   if (options.start_new_session) flags |= POSIX_SPAWN_SETSID;
-  if (options.process_group) {
+  if (options.process_group && *options.process_group >= 0) {  // negative: none (Python)
     flags |= POSIX_SPAWN_SETPGROUP;
     check(posix_spawnattr_setpgroup(attr, *options.process_group), "posix_spawnattr_setpgroup");
   }

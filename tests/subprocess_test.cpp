@@ -32,6 +32,7 @@
 #include "asyncio/tasks.hpp"
 #include "asyncio/timeouts.hpp"
 #include "asyncio/unix_pipes.hpp"
+#include "process_helpers.hpp"
 
 using namespace std::chrono_literals;
 using asyncio::Coro;
@@ -39,52 +40,10 @@ using asyncio::Process;
 
 namespace {
 
-int open_fd_count() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr) ++n;
-    ::closedir(d);
-  }
-  return n;
-}
-
-/// Our children still in the process table (any state), and how many of them are zombies.
-struct Children {
-  int all = 0;
-  int zombies = 0;
-};
-Children our_children() {
-  Children c;
-  const pid_t me = ::getpid();
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr) return c;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 1));
-    char state = 0;
-    long ppid = 0;
-    rest >> state >> ppid;
-    if (ppid != me) continue;
-    ++c.all;
-    if (state == 'Z') ++c.zombies;
-  }
-  ::closedir(d);
-  return c;
-}
-
-/// Our children that are not helper threads' business: waits up to 5 s for them to go.
-Children wait_children_gone() {
-  Children c = our_children();
-  for (int i = 0; i < 500 && c.all != 0; ++i) {
-    std::this_thread::sleep_for(10ms);
-    c = our_children();
-  }
-  return c;
-}
+using proctest::Children;
+using proctest::open_fd_count;
+using proctest::our_children;
+using proctest::wait_children_gone;
 
 /// Runs `body` in a new loop with a 30 s safety timeout.
 void run(std::function<Coro<>()> body) {
@@ -150,7 +109,8 @@ TEST(Subprocess, ExitCodes) {
     // (A named vector: GCC 12 cannot keep a braced list across co_await in a coroutine.)
     const std::vector<int> codes = {0, 1, 3, 42, 255};
     for (int code : codes) {
-      Process p = co_await asyncio::create_subprocess_exec("sh", "-c", "exit " + std::to_string(code));
+      Process p =
+          co_await asyncio::create_subprocess_exec("sh", "-c", "exit " + std::to_string(code));
       EXPECT_EQ(p.returncode(), std::nullopt);
       EXPECT_EQ(co_await p.wait(), code);
       EXPECT_EQ(p.returncode(), code);
@@ -200,7 +160,8 @@ TEST(Subprocess, SendSignalBetweenExitAndFinishIsANoOp) {
   run([]() -> Coro<> {
     // stdout stays open in a grandchild for a moment: the child exits first, the transport
     // finishes later.
-    Process p = co_await asyncio::create_subprocess_shell("(sleep 0.3; echo late) &", {.stdout = asyncio::PIPE});
+    Process p = co_await asyncio::create_subprocess_shell("(sleep 0.3; echo late) &",
+                                                          {.stdout = asyncio::PIPE});
     while (!p.returncode()) co_await asyncio::sleep(0.01s);
     EXPECT_EQ(*p.returncode(), 0);
     p.send_signal(SIGTERM);  // reaped already: must not signal anything
@@ -241,7 +202,10 @@ TEST(Subprocess, CancellingWaitLeavesTheChildRunning) {
 TEST(Subprocess, CancellingCommunicate) {
   run([]() -> Coro<> {
     // A child that reads nothing and writes nothing: communicate() waits for its stdout.
-    Process p = co_await asyncio::create_subprocess_exec("sleep", "100", asyncio::SubprocessOptions{.stdin = asyncio::PIPE, .stdout = asyncio::PIPE, .stderr = asyncio::PIPE});
+    Process p = co_await asyncio::create_subprocess_exec(
+        "sleep", "100",
+        asyncio::SubprocessOptions{
+            .stdin = asyncio::PIPE, .stdout = asyncio::PIPE, .stderr = asyncio::PIPE});
     bool timed_out = false;
     try {
       co_await asyncio::wait_for(p.communicate("some input"), 0.1s);
@@ -276,7 +240,9 @@ TEST(Subprocess, ManyChildrenConcurrentlyLeaveNoZombieAndNoFd) {
     std::vector<Coro<int>> runs;
     for (int i = 0; i < 200; ++i) {
       runs.push_back([](int n) -> Coro<int> {
-        Process p = co_await asyncio::create_subprocess_exec("sh", "-c", "echo " + std::to_string(n) + "; exit " + std::to_string(n % 7), asyncio::SubprocessOptions{.stdout = asyncio::PIPE});
+        Process p = co_await asyncio::create_subprocess_exec(
+            "sh", "-c", "echo " + std::to_string(n) + "; exit " + std::to_string(n % 7),
+            asyncio::SubprocessOptions{.stdout = asyncio::PIPE});
         auto [out, err] = co_await p.communicate();
         EXPECT_EQ(out, std::to_string(n) + "\n");
         co_return *p.returncode();
@@ -297,7 +263,8 @@ TEST(Subprocess, MissingProgram) {
     const std::vector<std::string> names = {"asyncio-no-such-program", "/nonexistent/asyncio-prog"};
     for (const std::string& name : names) {
       try {
-        co_await asyncio::create_subprocess_exec(name, "x", asyncio::SubprocessOptions{.stdout = asyncio::PIPE});
+        co_await asyncio::create_subprocess_exec(
+            name, "x", asyncio::SubprocessOptions{.stdout = asyncio::PIPE});
         ADD_FAILURE() << "no exception for " << name;
       } catch (const asyncio::FileNotFoundError& e) {
         EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
@@ -326,7 +293,8 @@ TEST(Subprocess, MissingProgram) {
 
 TEST(Subprocess, CwdEnvAndExecutable) {
   run([]() -> Coro<> {
-    Process p = co_await asyncio::create_subprocess_exec("pwd", {}, {.stdout = asyncio::PIPE, .cwd = "/tmp"});
+    Process p = co_await asyncio::create_subprocess_exec("pwd", {},
+                                                         {.stdout = asyncio::PIPE, .cwd = "/tmp"});
     EXPECT_EQ((co_await p.communicate()).first, "/tmp\n");
 
     try {
@@ -346,7 +314,8 @@ TEST(Subprocess, CwdEnvAndExecutable) {
 
     auto env = asyncio::current_environment();
     env["ASYNCIO_TEST_VAR"] = "42";
-    Process e2 = co_await asyncio::create_subprocess_shell("echo $ASYNCIO_TEST_VAR", {.stdout = asyncio::PIPE, .env = env});
+    Process e2 = co_await asyncio::create_subprocess_shell("echo $ASYNCIO_TEST_VAR",
+                                                           {.stdout = asyncio::PIPE, .env = env});
     EXPECT_EQ((co_await e2.communicate()).first, "42\n");
 
     // The vector form, for argument lists built at run time.
@@ -359,7 +328,9 @@ TEST(Subprocess, CwdEnvAndExecutable) {
     EXPECT_EQ((co_await v.communicate()).first, "1:one two\n");
 
     // executable: what runs; argv[0] stays the given name.
-    Process x = co_await asyncio::create_subprocess_exec("my-name", "-c", "echo $0", asyncio::SubprocessOptions{.stdout = asyncio::PIPE, .executable = "/bin/sh"});
+    Process x = co_await asyncio::create_subprocess_exec(
+        "my-name", "-c", "echo $0",
+        asyncio::SubprocessOptions{.stdout = asyncio::PIPE, .executable = "/bin/sh"});
     EXPECT_EQ((co_await x.communicate()).first, "my-name\n");
   });
 }
@@ -367,12 +338,14 @@ TEST(Subprocess, CwdEnvAndExecutable) {
 TEST(Subprocess, DevNullInheritAndFdRedirections) {
   run([]() -> Coro<> {
     Process p = co_await asyncio::create_subprocess_exec(
-        "cat", {}, {.stdin = asyncio::DEVNULL, .stdout = asyncio::PIPE, .stderr = asyncio::DEVNULL});
+        "cat", {},
+        {.stdin = asyncio::DEVNULL, .stdout = asyncio::PIPE, .stderr = asyncio::DEVNULL});
     EXPECT_FALSE(p.stdin.has_value());
     EXPECT_FALSE(p.stderr.has_value());
     EXPECT_EQ((co_await p.communicate()).first, "");
 
-    Process q = co_await asyncio::create_subprocess_shell("echo hidden", {.stdout = asyncio::DEVNULL});
+    Process q =
+        co_await asyncio::create_subprocess_shell("echo hidden", {.stdout = asyncio::DEVNULL});
     EXPECT_FALSE(q.stdout.has_value());
     EXPECT_EQ(co_await q.wait(), 0);
 
@@ -383,7 +356,8 @@ TEST(Subprocess, DevNullInheritAndFdRedirections) {
     EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
     EXPECT_EQ(::write(in[1], "via fds\n", 8), 8);
     ::close(in[1]);
-    Process r = co_await asyncio::create_subprocess_exec("cat", {}, {.stdin = in[0], .stdout = out[1]});
+    Process r =
+        co_await asyncio::create_subprocess_exec("cat", {}, {.stdin = in[0], .stdout = out[1]});
     EXPECT_EQ(co_await r.wait(), 0);
     ::close(out[1]);
     ::close(in[0]);
@@ -395,15 +369,18 @@ TEST(Subprocess, DevNullInheritAndFdRedirections) {
     // An fd of ours as the child's stderr.
     int a[2];
     EXPECT_EQ(::pipe2(a, O_CLOEXEC), 0);
-    Process s = co_await asyncio::create_subprocess_shell("echo swapped >&2", {.stdout = asyncio::DEVNULL, .stderr = a[1]});
+    Process s = co_await asyncio::create_subprocess_shell(
+        "echo swapped >&2", {.stdout = asyncio::DEVNULL, .stderr = a[1]});
     EXPECT_EQ(co_await s.wait(), 0);
     ::close(a[1]);
     char buf2[64] = {};
     EXPECT_EQ(::read(a[0], buf2, sizeof buf2), 8);
     ::close(a[0]);
 
-    EXPECT_THROW(co_await asyncio::create_subprocess_exec("true", {}, {.stdin = asyncio::STDOUT}), asyncio::ValueError);
-    EXPECT_THROW(co_await asyncio::create_subprocess_exec("true", {}, {.stdout = 12345}), asyncio::OSError);
+    EXPECT_THROW(co_await asyncio::create_subprocess_exec("true", {}, {.stdin = asyncio::STDOUT}),
+                 asyncio::ValueError);
+    EXPECT_THROW(co_await asyncio::create_subprocess_exec("true", {}, {.stdout = 12345}),
+                 asyncio::OSError);
   });
 }
 
@@ -447,12 +424,17 @@ TEST(Subprocess, PassFdsAndCloseFds) {
 TEST(Subprocess, StartNewSessionAndProcessGroup) {
   run([]() -> Coro<> {
     // /proc/<pid>/stat: pid (comm) state ppid pgrp session ...
-    const char* fields = "read -r pid comm state ppid pgrp session rest < /proc/$$/stat; echo $pgrp $session";
-    Process p = co_await asyncio::create_subprocess_exec("sh", "-c", fields, asyncio::SubprocessOptions{.stdout = asyncio::PIPE, .start_new_session = true});
+    const char* fields =
+        "read -r pid comm state ppid pgrp session rest < /proc/$$/stat; echo $pgrp $session";
+    Process p = co_await asyncio::create_subprocess_exec(
+        "sh", "-c", fields,
+        asyncio::SubprocessOptions{.stdout = asyncio::PIPE, .start_new_session = true});
     auto [out, err] = co_await p.communicate();
     EXPECT_EQ(out, std::to_string(p.pid) + " " + std::to_string(p.pid) + "\n");
 
-    Process q = co_await asyncio::create_subprocess_exec("sh", "-c", fields, asyncio::SubprocessOptions{.stdout = asyncio::PIPE, .process_group = 0});
+    Process q = co_await asyncio::create_subprocess_exec(
+        "sh", "-c", fields,
+        asyncio::SubprocessOptions{.stdout = asyncio::PIPE, .process_group = 0});
     auto [out2, err2] = co_await q.communicate();
     EXPECT_EQ(out2.substr(0, out2.find(' ')), std::to_string(q.pid));
     EXPECT_NE(out2, std::to_string(q.pid) + " " + std::to_string(q.pid) + "\n");  // same session
@@ -461,7 +443,8 @@ TEST(Subprocess, StartNewSessionAndProcessGroup) {
 
 TEST(Subprocess, ReadLineByLine) {
   run([]() -> Coro<> {
-    Process p = co_await asyncio::create_subprocess_exec("printf", "one\\ntwo\\n\\nlast", asyncio::SubprocessOptions{.stdout = asyncio::PIPE});
+    Process p = co_await asyncio::create_subprocess_exec(
+        "printf", "one\\ntwo\\n\\nlast", asyncio::SubprocessOptions{.stdout = asyncio::PIPE});
     std::vector<std::string> lines;
     while (true) {
       std::string line = co_await p.stdout->readline();
@@ -472,7 +455,8 @@ TEST(Subprocess, ReadLineByLine) {
     EXPECT_TRUE(p.stdout->at_eof());
     EXPECT_EQ(co_await p.wait(), 0);
 
-    Process q = co_await asyncio::create_subprocess_exec("printf", "abcdefgh", asyncio::SubprocessOptions{.stdout = asyncio::PIPE});
+    Process q = co_await asyncio::create_subprocess_exec(
+        "printf", "abcdefgh", asyncio::SubprocessOptions{.stdout = asyncio::PIPE});
     EXPECT_EQ(co_await q.stdout->readexactly(3), "abc");
     EXPECT_EQ(co_await q.stdout->read(2), "de");
     EXPECT_EQ(co_await q.stdout->readuntil("g"), "fg");
@@ -491,8 +475,8 @@ TEST(Subprocess, ReadLineByLine) {
 TEST(Subprocess, LimitAndFlowControlOfReaders) {
   run([]() -> Coro<> {
     // A 100-byte line with limit 16: readline throws ValueError and drops the line.
-    Process p = co_await asyncio::create_subprocess_shell(
-        "printf '%0100d\\nshort\\n' 0", {.stdout = asyncio::PIPE, .limit = 16});
+    Process p = co_await asyncio::create_subprocess_shell("printf '%0100d\\nshort\\n' 0",
+                                                          {.stdout = asyncio::PIPE, .limit = 16});
     bool too_long = false;
     try {
       co_await p.stdout->readline();
@@ -505,7 +489,9 @@ TEST(Subprocess, LimitAndFlowControlOfReaders) {
 
     // 8 MiB of output, read slowly with a small limit: reading pauses (the pipe fills, the
     // child blocks), nothing is lost.
-    Process q = co_await asyncio::create_subprocess_exec("head", "-c", "8388608", "/dev/zero", asyncio::SubprocessOptions{.stdout = asyncio::PIPE, .limit = 4096});
+    Process q = co_await asyncio::create_subprocess_exec(
+        "head", "-c", "8388608", "/dev/zero",
+        asyncio::SubprocessOptions{.stdout = asyncio::PIPE, .limit = 4096});
     std::size_t total = 0;
     while (true) {
       std::string chunk = co_await q.stdout->read(65536);
@@ -519,7 +505,8 @@ TEST(Subprocess, LimitAndFlowControlOfReaders) {
 
 TEST(Subprocess, InteractiveWriteDrainReadline) {
   run([]() -> Coro<> {
-    Process p = co_await asyncio::create_subprocess_exec("cat", {}, {.stdin = asyncio::PIPE, .stdout = asyncio::PIPE});
+    Process p = co_await asyncio::create_subprocess_exec(
+        "cat", {}, {.stdin = asyncio::PIPE, .stdout = asyncio::PIPE});
     for (int i = 0; i < 100; ++i) {
       p.stdin->write("line " + std::to_string(i) + "\n");
       co_await p.stdin->drain();
@@ -538,7 +525,9 @@ TEST(Subprocess, ChildClosingStdinEarlyIsNotAnError) {
   // process, and communicate() ignores the broken pipe, as Python.
   const std::string input = big_input(1024 * 1024);
   run([&]() -> Coro<> {
-    Process p = co_await asyncio::create_subprocess_exec("head", "-c", "10", asyncio::SubprocessOptions{.stdin = asyncio::PIPE, .stdout = asyncio::PIPE});
+    Process p = co_await asyncio::create_subprocess_exec(
+        "head", "-c", "10",
+        asyncio::SubprocessOptions{.stdin = asyncio::PIPE, .stdout = asyncio::PIPE});
     auto [out, err] = co_await p.communicate(input);
     EXPECT_EQ(out, input.substr(0, 10));
     EXPECT_EQ(p.returncode(), 0);
@@ -601,7 +590,9 @@ struct Recorder : asyncio::SubprocessProtocol {
 
 TEST(SubprocessLowLevel, ProtocolEventsInOrder) {
   run([]() -> Coro<> {
-    auto [transport, protocol] = co_await asyncio::subprocess_exec([] { return std::make_shared<Recorder>(); }, "sh", "-c", "read x; echo got $x; echo oops >&2; exit 5");
+    auto [transport, protocol] =
+        co_await asyncio::subprocess_exec([] { return std::make_shared<Recorder>(); }, "sh", "-c",
+                                          "read x; echo got $x; echo oops >&2; exit 5");
     EXPECT_EQ(protocol->events.at(0), "connection_made");
     // Unset redirections are PIPEs at this level, as in Python.
     auto* in = dynamic_cast<asyncio::WritePipeTransport*>(transport->get_pipe_transport(0));
@@ -644,15 +635,22 @@ TEST(SubprocessLowLevel, ShellCloseKillsTheChild) {
 
 TEST(SubprocessLowLevel, ProtocolExceptionsGoToTheExceptionHandler) {
   struct Throwing : Recorder {
-    void pipe_data_received(int, std::span<const std::byte>) override { throw std::runtime_error("bad data"); }
+    void pipe_data_received(int, std::span<const std::byte>) override {
+      throw std::runtime_error("bad data");
+    }
   };
   run([]() -> Coro<> {
     std::vector<std::string> reports;
     asyncio::get_running_loop().set_exception_handler(
-        [&](asyncio::EventLoop&, const asyncio::ExceptionContext& c) { reports.push_back(c.message); });
-    auto [transport, protocol] = co_await asyncio::subprocess_exec([] { return std::make_shared<Throwing>(); }, "echo", "x", asyncio::SubprocessOptions{.stdin = asyncio::DEVNULL});
+        [&](asyncio::EventLoop&, const asyncio::ExceptionContext& c) {
+          reports.push_back(c.message);
+        });
+    auto [transport, protocol] =
+        co_await asyncio::subprocess_exec([] { return std::make_shared<Throwing>(); }, "echo", "x",
+                                          asyncio::SubprocessOptions{.stdin = asyncio::DEVNULL});
     co_await protocol->done;
-    EXPECT_EQ(reports, std::vector<std::string>{"Exception in callback SubprocessProtocol.pipe_data_received"});
+    EXPECT_EQ(reports, std::vector<std::string>{
+                           "Exception in callback SubprocessProtocol.pipe_data_received"});
     EXPECT_EQ(co_await transport->wait(), 0);
   });
 }
@@ -686,8 +684,8 @@ TEST(PipeTransports, ReadPipe) {
   run([]() -> Coro<> {
     int fds[2];
     EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-    auto [transport, protocol] =
-        co_await asyncio::connect_read_pipe([] { return std::make_shared<PipeRecorder>(); }, fds[0]);
+    auto [transport, protocol] = co_await asyncio::connect_read_pipe(
+        [] { return std::make_shared<PipeRecorder>(); }, fds[0]);
     EXPECT_EQ(std::any_cast<int>(transport->get_extra_info("pipe")), fds[0]);
     EXPECT_TRUE(transport->is_reading());
     EXPECT_THROW(transport->write("x"), asyncio::RuntimeError);
@@ -714,10 +712,11 @@ TEST(PipeTransports, WritePipeFlowControlAndBrokenPipe) {
   run([]() -> Coro<> {
     int fds[2];
     EXPECT_EQ(::pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
-    auto [transport, protocol] =
-        co_await asyncio::connect_write_pipe([] { return std::make_shared<PipeRecorder>(); }, fds[1]);
+    auto [transport, protocol] = co_await asyncio::connect_write_pipe(
+        [] { return std::make_shared<PipeRecorder>(); }, fds[1]);
     transport->set_write_buffer_limits(1024);
-    EXPECT_EQ(transport->get_write_buffer_limits(), (std::pair<std::size_t, std::size_t>{256, 1024}));
+    EXPECT_EQ(transport->get_write_buffer_limits(),
+              (std::pair<std::size_t, std::size_t>{256, 1024}));
     EXPECT_THROW(transport->set_write_buffer_limits(10, 20), asyncio::ValueError);
     // 1 MiB: the pipe takes 64 KiB, the rest is buffered: pause_writing.
     transport->write(big_input(1024 * 1024));
@@ -749,8 +748,8 @@ TEST(PipeTransports, WritePipeCloseFlushesFirst) {
   run([]() -> Coro<> {
     int fds[2];
     EXPECT_EQ(::pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
-    auto [transport, protocol] =
-        co_await asyncio::connect_write_pipe([] { return std::make_shared<PipeRecorder>(); }, fds[1]);
+    auto [transport, protocol] = co_await asyncio::connect_write_pipe(
+        [] { return std::make_shared<PipeRecorder>(); }, fds[1]);
     const std::string data = big_input(300 * 1024);
     transport->write(data);
     transport->close();
@@ -774,8 +773,9 @@ TEST(PipeTransports, RegularFileIsRejected) {
   run([]() -> Coro<> {
     int fd = ::open("/etc/hostname", O_RDONLY | O_CLOEXEC);
     EXPECT_GE(fd, 0);
-    EXPECT_THROW(co_await asyncio::connect_read_pipe([] { return std::make_shared<PipeRecorder>(); }, fd),
-                 asyncio::ValueError);
+    EXPECT_THROW(
+        co_await asyncio::connect_read_pipe([] { return std::make_shared<PipeRecorder>(); }, fd),
+        asyncio::ValueError);
     ::close(fd);  // not taken by the transport
   });
 }
@@ -787,7 +787,8 @@ TEST(Subprocess, LoopCloseKillsAndReapsRunningChildrenThread) {
   const int fds_before = open_fd_count();
   pid_t pid = -1;
   run([&]() -> Coro<> {
-    Process p = co_await asyncio::create_subprocess_exec("sleep", "100", asyncio::SubprocessOptions{.stdout = asyncio::PIPE});
+    Process p = co_await asyncio::create_subprocess_exec(
+        "sleep", "100", asyncio::SubprocessOptions{.stdout = asyncio::PIPE});
     pid = p.pid;
     // Dropped without waiting: the transport keeps itself alive until the loop closes.
   });
@@ -812,7 +813,7 @@ TEST(Subprocess, SpawnFromSeveralThreadsEachWithItsOwnLoopThread) {
             Process p = co_await asyncio::create_subprocess_exec(
                 "cat", {}, {.stdin = asyncio::PIPE, .stdout = asyncio::PIPE});
             auto [out, err] = co_await p.communicate(word);
-            co_return out == word && p.returncode() == 0;
+            co_return out == word&& p.returncode() == 0;
           }("thread " + std::to_string(t) + " child " + std::to_string(i)));
         }
         for (bool b : co_await asyncio::gather(std::move(runs))) {
@@ -844,7 +845,9 @@ TEST(Subprocess, ThreadedFallbackWatcherThread) {
     std::vector<Coro<int>> runs;
     for (int i = 0; i < 20; ++i) {
       runs.push_back([](int n) -> Coro<int> {
-        Process c = co_await asyncio::create_subprocess_exec("sh", "-c", "exit " + std::to_string(n), asyncio::SubprocessOptions{.stdout = asyncio::PIPE});
+        Process c = co_await asyncio::create_subprocess_exec(
+            "sh", "-c", "exit " + std::to_string(n),
+            asyncio::SubprocessOptions{.stdout = asyncio::PIPE});
         co_await c.communicate();
         co_return *c.returncode();
       }(i));

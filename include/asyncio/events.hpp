@@ -349,8 +349,9 @@ class EventLoop {
   // ---- Watching file descriptors -----------------------------------------------------------
 
   /// Calls `callback(args...)` whenever `fd` is readable, until remove_reader(fd). Replaces
-  /// any reader already registered for `fd`. Throws std::system_error if the fd cannot be
-  /// watched (e.g. a regular file or a closed fd).
+  /// any reader already registered for `fd`. Throws ValueError("Invalid file descriptor: -1")
+  /// for a negative fd, OSError (a std::system_error) if the fd cannot be watched (e.g. a
+  /// regular file: EPERM, or a closed fd: EBADF), as Python.
   template <class F, class... Args>
   void add_reader(int fd, F&& callback, Args&&... args) {
     check_not_closed();
@@ -363,7 +364,7 @@ class EventLoop {
     set_watcher(fd, /*writer=*/true,
                 new_handle(std::forward<F>(callback), std::forward<Args>(args)...));
   }
-  /// Stops watching; returns whether a callback was registered.
+  /// Stops watching; returns whether a callback was registered. ValueError for a negative fd.
   bool remove_reader(int fd);
   bool remove_writer(int fd);
 

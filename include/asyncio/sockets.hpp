@@ -57,10 +57,13 @@ class SockAddr {
   SockAddr(const sockaddr* sa, socklen_t len) noexcept;
 
   /// A numeric IPv4 or IPv6 address; throws ValueError if `ip` is not one (no DNS here: use
-  /// getaddrinfo() for names). IPv6 may carry a scope ("fe80::1%eth0").
+  /// getaddrinfo() for names), ValueError("embedded null character") if it holds a NUL. IPv6 may
+  /// carry a scope ("fe80::1%eth0").
   static SockAddr inet(std::string_view ip, std::uint16_t port);
-  /// An AF_UNIX address. A leading '\0' makes a Linux abstract socket. Throws ValueError if
-  /// the path is too long.
+  /// An AF_UNIX address. A leading '\0' makes a Linux abstract socket (a name of bytes, NULs
+  /// included, up to 108). A file path may not hold a NUL (ValueError "embedded null byte":
+  /// the kernel would use the truncated path) and has at most 107 bytes; longer is
+  /// OSError(ENAMETOOLONG, "AF_UNIX path too long"), as Python.
   static SockAddr unix_path(std::string_view path);
 
   int family() const noexcept { return len_ ? storage_.ss_family : AF_UNSPEC; }
@@ -171,6 +174,8 @@ struct AddrInfo {
 /// blocking libc call runs on the loop's default executor (to_thread), except for numeric
 /// addresses, which are converted at once (Python's _ipaddr_info shortcut). Throws gaierror
 /// naming the host. Cancelling stops the wait; the lookup thread's result is dropped.
+/// A NUL in `host` or `port` is ValueError("embedded null character") (Python's
+/// loop.getaddrinfo silently resolves what comes before the NUL).
 Coro<std::vector<AddrInfo>> getaddrinfo(std::string host, std::string port, int family = 0,
                                         int type = 0, int protocol = 0, int flags = 0);
 Coro<std::vector<AddrInfo>> getaddrinfo(std::string host, std::uint16_t port, int family = 0,

@@ -69,11 +69,13 @@ class SSLContext : public std::enable_shared_from_this<SSLContext> {
       std::optional<std::string> capath = std::nullopt,
       std::optional<std::string> cadata = std::nullopt);
 
-  /// Loads a certificate (chain) and its private key (PEM files). Throws SSLError.
+  /// Loads a certificate (chain) and its private key (PEM files). Throws SSLError, or
+  /// ValueError("embedded null byte") for a path holding a NUL (as Python).
   void load_cert_chain(const std::string& certfile,
                        std::optional<std::string> keyfile = std::nullopt,
                        std::optional<std::string> password = std::nullopt);
-  /// Trusts the CAs in `cafile`/`capath` or the PEM text `cadata`. Throws SSLError.
+  /// Trusts the CAs in `cafile`/`capath` or the PEM text `cadata`. Throws SSLError, or
+  /// ValueError("embedded null byte") for a path holding a NUL (as Python).
   void load_verify_locations(std::optional<std::string> cafile = std::nullopt,
                              std::optional<std::string> capath = std::nullopt,
                              std::optional<std::string> cadata = std::nullopt);

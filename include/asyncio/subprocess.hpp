@@ -145,10 +145,12 @@ struct SubprocessOptions {
   std::optional<std::reference_wrapper<const std::map<std::string, std::string>>> env{};
   /// setsid() in the child (Python: start_new_session=True).
   bool start_new_session = false;
-  /// setpgid(0, group) in the child; 0 makes a new group (Python 3.11: process_group).
+  /// setpgid(0, group) in the child; 0 makes a new group (Python 3.11: process_group). A
+  /// negative value sets nothing, as in Python.
   std::optional<pid_t> process_group{};
   /// Open fds of this process to keep open, at the same numbers, in the child (Python:
-  /// pass_fds). E.g. `int keep[] = {fd};` then `.pass_fds = keep`.
+  /// pass_fds). E.g. `int keep[] = {fd};` then `.pass_fds = keep`. A negative fd is
+  /// ValueError("bad value(s) in fds_to_keep"), one that is not open OSError(EBADF).
   std::span<const int> pass_fds{};
   /// Close every other fd ≥ 3 in the child (Python's default, close_fds=True).
   bool close_fds = true;
@@ -399,7 +401,10 @@ class Process {
 /// Runs `program` with `args` (Python: asyncio.create_subprocess_exec(program, *args, ...)).
 /// The program is looked up in PATH unless it contains '/'. Unset stdin/stdout/stderr are
 /// inherited. Throws FileNotFoundError if there is no such program, OSError for other spawn
-/// failures (e.g. EACCES), ValueError for invalid options.
+/// failures (e.g. EACCES), ValueError for invalid options. Before anything is spawned, as
+/// Python: ValueError("illegal environment variable name") for an env name that is empty or
+/// holds '=', then ValueError("embedded null byte") for a NUL in the program, an argument,
+/// `executable`, `cwd`, an env name or value (the shell command too, for _shell).
 Coro<Process> create_subprocess_exec(std::string program, std::vector<std::string> args = {},
                                      SubprocessOptions options = {});
 
