@@ -50,5 +50,5 @@ asyncio::Coro<int> amain(int port) {
 int main(int argc, char** argv) {
   int port = 0;
   if (argc == 3 && std::strcmp(argv[1], "--port") == 0) port = std::atoi(argv[2]);
-  return asyncio::run(amain(port));
+  return asyncio::run_main(amain(port));
 }
