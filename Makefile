@@ -18,6 +18,7 @@ FORMAT_FIND := $(if $(FORMAT_DIRS),find $(FORMAT_DIRS) -type f \( -name '*.hpp' 
 
 .PHONY: all deps build demo test test-debug test-asan test-tsan clang bench format format-check clean \
         package consumer-test
+.PHONY: test-clang test-clang-asan docs docs-check
 
 all: build
 
@@ -65,6 +66,35 @@ package: deps
 # FetchContent, pkg-config, the .deb installed with apt-get then purged). Needs root/sudo.
 consumer-test: deps
 	JOBS=$(JOBS) ./tests/consumer/run.sh
+
+# clang++ build + the whole suite (warnings are errors). Uses ccache when installed.
+CCACHE_LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache,)
+test-clang: deps
+	$(CMAKE) --preset clang $(CCACHE_LAUNCHER)
+	$(CMAKE) --build --preset clang -j $(JOBS)
+	$(CTEST) --preset clang --output-on-failure -j $(JOBS)
+
+# clang++ + AddressSanitizer (+ LeakSanitizer). No UBSan: clang 14 cannot combine
+# -fsanitize=undefined with coroutines.
+test-clang-asan: deps
+	$(CMAKE) --preset clang-asan $(CCACHE_LAUNCHER)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(CMAKE) --build --preset clang-asan -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(CTEST) --preset clang-asan --output-on-failure -j $(JOBS)
+
+# API reference (Doxygen) of include/asyncio, HTML in build/docs/html (open index.html).
+DOXYGEN ?= doxygen
+docs: deps
+	mkdir -p build/docs
+	ASYNCIO_DOCS_OUT=build/docs ASYNCIO_DOCS_WARN_AS_ERROR=NO ASYNCIO_DOCS_XML=NO $(DOXYGEN) docs/Doxyfile
+	@echo "API reference: build/docs/html/index.html"
+
+# Fails on any Doxygen warning (an undocumented public symbol, a wrong @param, ...) and on a
+# public function whose documentation does not name its Python counterpart.
+docs-check: deps
+	rm -rf build/docs-check
+	mkdir -p build/docs-check
+	ASYNCIO_DOCS_OUT=build/docs-check ASYNCIO_DOCS_WARN_AS_ERROR=FAIL_ON_WARNINGS ASYNCIO_DOCS_XML=YES $(DOXYGEN) docs/Doxyfile
+	python3 scripts/check_docs_python.py build/docs-check/xml
 
 bench: deps
 	$(CMAKE) --preset release

@@ -51,8 +51,8 @@ class ChatRoom {
   int next_id_ = 0;
 };
 
-asyncio::Coro<std::vector<std::string>> bot(std::uint16_t port, std::string name, std::vector<std::string> lines,
-                                            std::size_t expect) {
+asyncio::Coro<std::vector<std::string>> bot(std::uint16_t port, std::string name,
+                                            std::vector<std::string> lines, std::size_t expect) {
   auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", port);
   writer.write(name + "\n");
   co_await asyncio::sleep(0.05s);  // let everyone join
@@ -75,8 +75,8 @@ asyncio::Coro<std::vector<std::string>> bot(std::uint16_t port, std::string name
 asyncio::Coro<int> amain(int port) {
   ChatRoom room;
   asyncio::Server server = co_await asyncio::start_server(
-      [&room](asyncio::StreamReader r, asyncio::StreamWriter w) { return room.handle(r, w); }, "127.0.0.1",
-      static_cast<std::uint16_t>(port));
+      [&room](asyncio::StreamReader r, asyncio::StreamWriter w) { return room.handle(r, w); },
+      "127.0.0.1", static_cast<std::uint16_t>(port));
   std::uint16_t bound = server.sockets().at(0).getsockname().port();
   std::printf("Chat server on 127.0.0.1:%u\n", bound);
   if (port != 0) {
@@ -91,7 +91,8 @@ asyncio::Coro<int> amain(int port) {
   auto carol = bot(bound, "carol", {"hey", "bye"}, 4);
   auto [a, b, c] = co_await asyncio::gather(std::move(alice), std::move(bob), std::move(carol));
   int ok = a.size() == 4 && b.size() == 4 && c.size() == 4;
-  std::printf("alice heard %zu, bob heard %zu, carol heard %zu lines\n", a.size(), b.size(), c.size());
+  std::printf("alice heard %zu, bob heard %zu, carol heard %zu lines\n", a.size(), b.size(),
+              c.size());
   server.close();
   co_await server.wait_closed();
   co_return ok ? 0 : 1;
@@ -100,5 +101,5 @@ asyncio::Coro<int> amain(int port) {
 int main(int argc, char** argv) {
   int port = 0;
   if (argc == 3 && std::strcmp(argv[1], "--port") == 0) port = std::atoi(argv[2]);
-  return asyncio::run(amain(port));
+  return asyncio::run_main(amain(port));
 }

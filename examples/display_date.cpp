@@ -52,5 +52,5 @@ asyncio::Coro<int> display_date() {
 }
 
 int main() {
-  return asyncio::run(display_date());
+  return asyncio::run_main(display_date());
 }

@@ -52,5 +52,5 @@ asyncio::Coro<int> amain() {
 }
 
 int main() {
-  return asyncio::run(amain());
+  return asyncio::run_main(amain());
 }

@@ -66,7 +66,8 @@ asyncio::Coro<int> amain() {
   auto [reader, writer] = co_await asyncio::open_connection("127.0.0.1", port);
   writer.write("hello\n");
   co_await writer.drain();
-  std::printf("[%.1fs] echoed '%s'\n", loop.time() - start, strip(co_await reader.readline()).c_str());
+  std::printf("[%.1fs] echoed '%s'\n", loop.time() - start,
+              strip(co_await reader.readline()).c_str());
 
   loop.call_later(1s, [] { ::kill(::getpid(), SIGTERM); });
   co_await stop;
@@ -74,7 +75,8 @@ asyncio::Coro<int> amain() {
   server.close();  // stop accepting; the open connection keeps going
   writer.write("still there?\n");
   co_await writer.drain();
-  std::printf("[%.1fs] echoed '%s'\n", loop.time() - start, strip(co_await reader.readline()).c_str());
+  std::printf("[%.1fs] echoed '%s'\n", loop.time() - start,
+              strip(co_await reader.readline()).c_str());
   writer.close();
   co_await writer.wait_closed();
   co_await server.wait_closed();  // returns once every connection is gone
@@ -85,4 +87,6 @@ asyncio::Coro<int> amain() {
 
 }  // namespace
 
-int main() { return asyncio::run(amain()); }
+int main() {
+  return asyncio::run_main(amain());
+}

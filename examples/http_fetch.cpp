@@ -22,7 +22,8 @@ using namespace std::chrono_literals;
 const std::map<std::string, std::string>& pages() {
   static const std::map<std::string, std::string> p = {
       {"/hello", "Hello from asyncio for C++!\n"},
-      {"/numbers", [] {
+      {"/numbers",
+       [] {
          std::string s;
          for (int i = 1; i <= 1000; ++i) s += std::to_string(i) + "\n";
          return s;
@@ -51,7 +52,8 @@ asyncio::Coro<> serve_http(asyncio::StreamReader reader, asyncio::StreamWriter w
       std::string status = it != pages().end() ? "200 OK" : "404 Not Found";
       std::string body = it != pages().end() ? it->second : "not found\n";
       writer.write("HTTP/1.1 " + status + "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                   std::to_string(body.size()) + "\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n");
+                   std::to_string(body.size()) + "\r\n" + (close ? "Connection: close\r\n" : "") +
+                   "\r\n");
       writer.write(body);
       co_await writer.drain();
       if (close) break;
@@ -112,7 +114,8 @@ asyncio::Coro<int> amain(bool serve_only) {
   auto dt = asyncio::get_running_loop().time() - t0;
   int failures = 0;
   for (std::size_t i = 0; i < paths.size(); ++i) {
-    std::printf("GET %-9s -> %d, %zu bytes\n", paths[i].c_str(), responses[i].status, responses[i].body.size());
+    std::printf("GET %-9s -> %d, %zu bytes\n", paths[i].c_str(), responses[i].status,
+                responses[i].body.size());
     int expected = paths[i] == "/missing" ? 404 : 200;
     if (responses[i].status != expected) ++failures;
   }
@@ -124,10 +127,5 @@ asyncio::Coro<int> amain(bool serve_only) {
 
 int main(int argc, char** argv) {
   bool serve_only = argc == 2 && std::strcmp(argv[1], "--serve") == 0;
-  try {
-    return asyncio::run(amain(serve_only));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  return asyncio::run_main(amain(serve_only));
 }

@@ -59,6 +59,5 @@ asyncio::Coro<void> amain() {
 }  // namespace
 
 int main() {
-  asyncio::run(amain());
-  return 0;
+  return asyncio::run_main(amain());
 }

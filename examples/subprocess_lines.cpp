@@ -44,4 +44,6 @@ asyncio::Coro<int> amain() {
   co_return 0;
 }
 
-int main() { return asyncio::run(amain()); }
+int main() {
+  return asyncio::run_main(amain());
+}

@@ -47,7 +47,8 @@ asyncio::Coro<int> job(int n, asyncio::Semaphore& sem, double start) {
   asyncio::EventLoop& loop = asyncio::get_running_loop();
   std::printf("[%.1fs] job %d started\n", loop.time() - start, n);
   asyncio::Process proc = co_await asyncio::create_subprocess_exec(
-      "sh", "-c", "sleep " + kDurations[static_cast<std::size_t>(n)] + "; exit " + std::to_string(n));
+      "sh", "-c",
+      "sleep " + kDurations[static_cast<std::size_t>(n)] + "; exit " + std::to_string(n));
   const int code = co_await proc.wait();
   std::printf("[%.1fs] job %d exited with %d\n", loop.time() - start, n, code);
   co_return code;
@@ -61,10 +62,13 @@ asyncio::Coro<int> amain() {
   std::vector<int> codes = co_await asyncio::gather(std::move(jobs));
   std::string list;
   for (int code : codes) list += (list.empty() ? "" : ", ") + std::to_string(code);
-  std::printf("[%.1fs] exit codes: [%s]\n", asyncio::get_running_loop().time() - start, list.c_str());
+  std::printf("[%.1fs] exit codes: [%s]\n", asyncio::get_running_loop().time() - start,
+              list.c_str());
   co_return 0;
 }
 
 }  // namespace
 
-int main() { return asyncio::run(amain()); }
+int main() {
+  return asyncio::run_main(amain());
+}

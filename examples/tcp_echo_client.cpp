@@ -47,10 +47,5 @@ int main(int argc, char** argv) {
     port = std::atoi(argv[2]);
     if (argc >= 4) message = argv[3];
   }
-  try {
-    return asyncio::run(amain(port, message));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  return asyncio::run_main(amain(port, message));
 }

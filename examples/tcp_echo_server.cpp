@@ -34,7 +34,8 @@ asyncio::Coro<> demo_client(std::uint16_t port, std::string message) {
 }
 
 asyncio::Coro<int> amain(int port) {
-  asyncio::Server server = co_await asyncio::start_server(handle_echo, "127.0.0.1", static_cast<std::uint16_t>(port));
+  asyncio::Server server =
+      co_await asyncio::start_server(handle_echo, "127.0.0.1", static_cast<std::uint16_t>(port));
   auto addr = server.sockets().at(0).getsockname();
   std::printf("Serving on %s\n", addr.to_string().c_str());
   if (port != 0) {
@@ -50,5 +51,5 @@ asyncio::Coro<int> amain(int port) {
 int main(int argc, char** argv) {
   int port = 0;
   if (argc == 3 && std::strcmp(argv[1], "--port") == 0) port = std::atoi(argv[2]);
-  return asyncio::run(amain(port));
+  return asyncio::run_main(amain(port));
 }

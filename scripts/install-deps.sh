@@ -19,6 +19,7 @@ readonly DEPS=(
   "curl:curl"
   "python3:python3"
   "clang-format:clang-format"
+  "doxygen:doxygen"
   "make:make"
   "libboost-dev:"
   "python3-uvloop:"

@@ -11,6 +11,7 @@
 
 #include "asyncio/detail/loop_access.hpp"
 #include "asyncio/detail/loop_registry.hpp"
+#include "asyncio/unix_events.hpp"
 #include "reactor.hpp"
 
 namespace asyncio {
@@ -368,9 +369,18 @@ void EventLoop::run_forever() {
       detail::running_loop = nullptr;
     }
   } reset{this};
+  struct SigintWatch {
+    EventLoop* loop;
+    std::uint64_t token;
+    ~SigintWatch() { loop->end_sigint_watch(token); }
+  } sigint{this, begin_sigint_watch()};
   while (true) {
     run_once();
     if (stopping_) break;
+  }
+  if (sigint_received_) {
+    sigint_received_ = false;
+    throw KeyboardInterrupt();  // Python: KeyboardInterrupt out of run_forever()
   }
 }
 

@@ -272,6 +272,31 @@ void EventLoop::set_signal_handler(int sig, detail::HandleState* h) {
   handle.release();
 }
 
+// Python's default SIGINT handler raises KeyboardInterrupt in the main thread wherever it
+// runs, in practice out of run_forever(). C++ cannot throw from a signal handler, so the loop
+// handles SIGINT itself while it runs: the callback stops it, run_forever() throws.
+std::uint64_t EventLoop::begin_sigint_watch() noexcept {
+  sigint_received_ = false;
+  if (!detail::is_main_thread() || !detail::has_default_disposition(SIGINT)) return 0;
+  try {
+    add_signal_handler(SIGINT, [this] {
+      if (!sigint_watch_) return;  // queued before end_sigint_watch(): too late for that run
+      sigint_received_ = true;
+      stop();
+    });
+  } catch (...) {
+    return 0;  // another loop handles SIGINT, or no memory: leave Ctrl-C as it is
+  }
+  sigint_watch_ = true;
+  return detail::signal_handler_token(*this, SIGINT);
+}
+
+void EventLoop::end_sigint_watch(std::uint64_t token) noexcept {
+  if (token == 0) return;
+  sigint_watch_ = false;
+  detail::remove_signal_handler_if(*this, SIGINT, token);
+}
+
 bool EventLoop::remove_signal_handler(int sig) {
   check_signal(sig);
   std::lock_guard lock(detail::g_mutex);

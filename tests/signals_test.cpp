@@ -38,7 +38,9 @@ int open_fd_count() {
   return n;
 }
 
-bool is_default(int sig) { return asyncio::detail::has_default_disposition(sig); }
+bool is_default(int sig) {
+  return asyncio::detail::has_default_disposition(sig);
+}
 
 /// Runs the loop until `done` or 5 s (then fails).
 void run_until(EventLoop& loop, const std::function<bool()>& done) {
@@ -119,7 +121,8 @@ TEST(SignalHandlers, ClosedLoopRejectsHandlers) {
 TEST(SignalHandlers, SigtermSentToOurselvesReachesTheHandler) {
   EventLoop loop;
   std::vector<int> got;
-  loop.add_signal_handler(SIGTERM, [&got](int a, int b) { got.push_back(a + b); }, 40, 2);
+  loop.add_signal_handler(
+      SIGTERM, [&got](int a, int b) { got.push_back(a + b); }, 40, 2);
   EXPECT_FALSE(is_default(SIGTERM));
   ASSERT_EQ(::kill(::getpid(), SIGTERM), 0);
   run_until(loop, [&] { return got.size() == 1; });
@@ -243,8 +246,10 @@ TEST(SignalHandlers, BusyLoopStillSeesSignals) {
   std::function<void()> spin = [&] {
     ++spins;
     if (spins == 100) ::raise(SIGUSR2);
-    if (got == 0 && spins < 10000000) loop.call_soon(spin);
-    else loop.stop();
+    if (got == 0 && spins < 10000000)
+      loop.call_soon(spin);
+    else
+      loop.stop();
   };
   loop.add_signal_handler(SIGUSR2, [&] { ++got; });
   loop.call_soon(spin);
@@ -335,7 +340,8 @@ TEST(SignalHandlers, LoopsInSeveralThreadsEachOwnTheirSignals) {
     EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
   }
   other.join();
-  EXPECT_EQ(conflict, "signal " + std::to_string(SIGUSR2) + " is already handled by another event loop");
+  EXPECT_EQ(conflict,
+            "signal " + std::to_string(SIGUSR2) + " is already handled by another event loop");
   EXPECT_EQ(usr2_calls.load(), 1);
   EXPECT_TRUE(is_default(SIGUSR1));
   EXPECT_TRUE(is_default(SIGUSR2));
@@ -521,4 +527,80 @@ TEST(RunnerSigint, UnhandledKeyboardInterruptKillsNothingElse) {
     return 0;
   });
   EXPECT_EQ(code, 1000 + SIGINT);
+}
+
+// ---- Ctrl-C on a loop run by hand (Python: default_int_handler's KeyboardInterrupt) --------
+
+TEST(LoopSigint, RunForeverByHandThrowsKeyboardInterrupt) {
+  int code = in_child([] {
+    EventLoop loop;
+    bool inside_default = true;
+    loop.call_soon([&] { inside_default = is_default(SIGINT); });
+    loop.call_later(0.01s, [] { ::raise(SIGINT); });
+    loop.call_later(10s, [&loop] { loop.stop(); });
+    try {
+      loop.run_forever();
+    } catch (const asyncio::KeyboardInterrupt&) {
+      if (inside_default || loop.is_running()) return 2;
+      if (!is_default(SIGINT)) return 3;  // restored on the way out
+      loop.close();
+      return 0;
+    }
+    return 4;
+  });
+  EXPECT_EQ(code, 0);
+}
+
+TEST(LoopSigint, RunUntilCompleteByHandThrowsKeyboardInterruptTaskStaysPending) {
+  int code = in_child([] {
+    EventLoop loop;
+    auto task = loop.create_task([]() -> asyncio::Coro<> { co_await asyncio::sleep(10s); }());
+    loop.call_later(0.01s, [] { ::raise(SIGINT); });
+    try {
+      loop.run_until_complete(task);
+    } catch (const asyncio::KeyboardInterrupt&) {
+      if (task.done()) return 2;  // as Python: the interrupt leaves the task pending
+      // The loop can run again: a later SIGINT-free run completes normally.
+      task.cancel();
+      try {
+        loop.run_until_complete(task);
+      } catch (const asyncio::CancelledError&) {
+      }
+      loop.close();
+      return is_default(SIGINT) ? 0 : 3;
+    }
+    return 4;
+  });
+  EXPECT_EQ(code, 0);
+}
+
+TEST(LoopSigint, LeftAloneOutsideTheMainThreadAndWhenNotDefault) {
+  bool default_inside = false;
+  std::thread t([&] {
+    EventLoop loop;
+    loop.call_soon([&] {
+      default_inside = is_default(SIGINT);
+      loop.stop();
+    });
+    loop.run_forever();
+    loop.close();
+  });
+  t.join();
+  EXPECT_TRUE(default_inside);
+
+  ::signal(SIGINT, SIG_IGN);
+  bool ignored_inside = false;
+  {
+    EventLoop loop;
+    loop.call_soon([&] {
+      struct sigaction sa {};
+      ::sigaction(SIGINT, nullptr, &sa);
+      ignored_inside = sa.sa_handler == SIG_IGN;
+      loop.stop();
+    });
+    loop.run_forever();
+    loop.close();
+  }
+  ::signal(SIGINT, SIG_DFL);
+  EXPECT_TRUE(ignored_inside);
 }

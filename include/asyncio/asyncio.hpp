@@ -25,3 +25,8 @@
 #include "asyncio/transports.hpp"
 #include "asyncio/unix_events.hpp"
 #include "asyncio/wait.hpp"
+
+/// Python 3.12's asyncio in C++20: the event loop, coroutines (Coro), tasks, futures,
+/// synchronisation primitives, queues, streams, subprocesses and TLS. Each public function
+/// names its Python counterpart; docs/python-mapping.md lists them all.
+namespace asyncio {}

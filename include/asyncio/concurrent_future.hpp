@@ -117,21 +117,26 @@ class ConcurrentFuture {
   using State = detail::ConcurrentState<T>;
 
  public:
-  using value_type = T;
+  using value_type = T;  ///< The result type.
 
   /// A new pending future (Python: `concurrent.futures.Future()`).
   ConcurrentFuture() : state_(std::make_shared<State>()) {}
+  /// Internal: another handle to `state`.
   explicit ConcurrentFuture(std::shared_ptr<State> state) noexcept : state_(std::move(state)) {}
 
   /// Cancels the future unless it is running or done; returns whether it is cancelled now.
   /// Wakes the waiters and runs the done-callbacks in this thread. For a future from
   /// run_coroutine_threadsafe(), also cancels the task, on its loop.
+  /// Python: concurrent.futures.Future.cancel().
   bool cancel() const { return state_->cancel(); }
   /// Whether cancel() succeeded.
+  /// Python: concurrent.futures.Future.cancelled().
   bool cancelled() const { return state_->cancelled(); }
   /// Whether the work is executing now (set_running_or_notify_cancel() was called).
+  /// Python: concurrent.futures.Future.running().
   bool running() const { return state_->running(); }
   /// Whether finished or cancelled.
+  /// Python: concurrent.futures.Future.done().
   bool done() const { return state_->done(); }
 
   /// Blocks until done, at most `timeout` (forever if none); returns done(). Not in Python's
@@ -141,6 +146,7 @@ class ConcurrentFuture {
   /// Blocks until done (at most `timeout`), then returns the value — a reference that stays
   /// valid while a handle exists; move from it if you are its only reader — or throws the
   /// exception, CancelledError if cancelled, TimeoutError if the timeout expired first.
+  /// Python: concurrent.futures.Future.result(timeout).
   std::add_lvalue_reference_t<T> result(std::optional<Duration> timeout = std::nullopt) const {
     state_->wait_for_result(timeout);
     if constexpr (!std::is_void_v<T>) return state_->value();
@@ -148,6 +154,7 @@ class ConcurrentFuture {
 
   /// Blocks as result() does; returns the exception (null if it finished with a value).
   /// Throws CancelledError if cancelled, TimeoutError on timeout.
+  /// Python: concurrent.futures.Future.exception(timeout).
   std::exception_ptr exception(std::optional<Duration> timeout = std::nullopt) const {
     return state_->exception(timeout);
   }
@@ -171,23 +178,30 @@ class ConcurrentFuture {
   bool set_running_or_notify_cancel() const { return state_->set_running_or_notify_cancel(); }
 
   /// Stores the value and completes the future. Throws InvalidStateError if it is done.
+  /// Python: concurrent.futures.Future.set_result().
   template <class U = T>
   requires(!std::is_void_v<T> && std::is_constructible_v<T, U&&>) void set_result(U&& value) const {
     state_->set_value(std::forward<U>(value));
   }
+  /// Completes a ConcurrentFuture<void> (Python: Future.set_result(None)). Throws
+  /// InvalidStateError if it is done.
   void set_result() const requires std::is_void_v<T> { state_->set_value(); }
   /// Completes the future with an exception. Throws InvalidStateError if it is done.
+  /// Python: concurrent.futures.Future.set_exception().
   void set_exception(std::exception_ptr e) const { state_->set_exception(std::move(e)); }
+  /// Completes the future with the exception object `e` (Python: Future.set_exception(e)).
   template <class E>
   requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>) void set_exception(E&& e) const {
     set_exception(std::make_exception_ptr(std::forward<E>(e)));
   }
 
+  /// Whether both handles refer to the same future.
   friend bool operator==(const ConcurrentFuture& a, const ConcurrentFuture& b) noexcept {
     return a.state_ == b.state_;
   }
 
   /// The shared state (for the library's own chaining code).
+  /// C++ only (no Python counterpart).
   const std::shared_ptr<State>& state() const noexcept { return state_; }
 
  private:

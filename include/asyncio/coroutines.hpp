@@ -87,12 +87,14 @@ struct CoroPromise<void> : CoroPromiseBase {
 template <class T>
 class [[nodiscard]] Coro {
  public:
-  using promise_type = detail::CoroPromise<T>;
-  using value_type = T;
-  using Handle = std::coroutine_handle<promise_type>;
+  using promise_type = detail::CoroPromise<T>;         ///< For the compiler's coroutine machinery.
+  using value_type = T;                                ///< What `co_await` on it gives.
+  using Handle = std::coroutine_handle<promise_type>;  ///< The owned frame's handle.
 
   Coro() noexcept = default;
+  /// Takes over `o`'s frame; `o` becomes empty.
   Coro(Coro&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  /// Destroys the owned frame, if any, and takes over `o`'s.
   Coro& operator=(Coro&& o) noexcept {
     if (this != &o) {
       if (h_) h_.destroy();
@@ -105,6 +107,7 @@ class [[nodiscard]] Coro {
   }
 
   /// Whether this Coro still owns a frame that has not run to completion.
+  /// C++ only (a Python coroutine object has cr_frame / cr_running instead).
   bool valid() const noexcept { return h_ && !h_.done(); }
 
   /// Runs the callee inside await_suspend rather than by symmetric transfer. Symmetric
@@ -118,8 +121,12 @@ class [[nodiscard]] Coro {
   /// transfer to the continuation. While it runs inline its continuation is noop_coroutine(), so
   /// a finish comes back here.
   struct Awaiter {
-    Handle h;
+    Handle h;  ///< The awaited coroutine.
+    /// Always suspends (the callee then runs inline, see above).
+    /// C++ only: part of the C++ awaitable protocol (Python: __await__).
     bool await_ready() const noexcept { return false; }
+    /// Runs the callee; returns false (continue at once) if it finished without suspending.
+    /// C++ only: part of the C++ awaitable protocol (Python: __await__).
     bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
       // Non-empty while it runs, so that awaiting it again meanwhile is refused (checked()).
       h.promise().continuation = std::noop_coroutine();
@@ -128,13 +135,19 @@ class [[nodiscard]] Coro {
       h.promise().continuation = awaiting;
       return true;
     }
+    /// The callee's result, or its exception rethrown.
+    /// C++ only: part of the C++ awaitable protocol (Python: __await__).
     T await_resume() { return h.promise().take(); }
   };
 
+  /// `co_await f()`: runs the coroutine to completion (Python: `await coro`). Throws
+  /// RuntimeError if it was already awaited.
   Awaiter operator co_await() && { return Awaiter{checked()}; }
+  /// `co_await c` on a named Coro: as above; a Coro can be awaited only once.
   Awaiter operator co_await() & { return Awaiter{checked()}; }
 
   /// Gives up ownership of the frame (used by tasks, which adopt it).
+  /// C++ only (no Python counterpart).
   Handle release() noexcept { return std::exchange(h_, nullptr); }
 
  private:

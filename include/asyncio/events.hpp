@@ -54,6 +54,8 @@ struct ExceptionContext {
   std::string task;              ///< name of the task or future involved, when there is one
 };
 
+/// A loop's exception handler: `handler(loop, context)` (Python: the callable given to
+/// loop.set_exception_handler()).
 using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)>;
 
 namespace detail {
@@ -198,10 +200,13 @@ inline constexpr bool is_coro_v<Coro<T>> = true;
 class Handle {
  public:
   Handle() noexcept = default;
+  /// Another reference to the same scheduled callback.
   Handle(const Handle& o) noexcept : state_(o.state_) {
     if (state_) state_->add_ref();
   }
+  /// Takes over `o`'s reference; `o` becomes empty.
   Handle(Handle&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  /// Refers to `o`'s callback instead.
   Handle& operator=(Handle o) noexcept {
     std::swap(state_, o.state_);
     return *this;
@@ -212,15 +217,20 @@ class Handle {
 
   /// Prevents the callback from running. Cancelling twice, or after it ran, does nothing.
   /// A cancelled timer leaves the loop's timer heap at once.
+  /// Python: Handle.cancel() / TimerHandle.cancel().
   void cancel();
+  /// Whether cancel() was called (Python: Handle.cancelled()).
   bool cancelled() const noexcept {
     return state_ && state_->cancelled.load(std::memory_order_relaxed);
   }
+  /// Whether this refers to a callback (false when default-constructed).
   explicit operator bool() const noexcept { return state_ != nullptr; }
 
  protected:
   friend class EventLoop;
+  /// Internal: takes over the loop's reference to `adopted`.
   explicit Handle(detail::HandleState* adopted) noexcept : state_(adopted) {}
+  /// Internal: the shared state of the scheduled callback (null when empty).
   detail::HandleState* state_ = nullptr;
 };
 
@@ -229,6 +239,7 @@ class TimerHandle : public Handle {
  public:
   TimerHandle() noexcept = default;
   /// The absolute deadline, on the loop.time() clock.
+  /// Python: TimerHandle.when().
   double when() const noexcept;
 
  private:
@@ -248,6 +259,7 @@ class EventLoop {
 
   /// Schedules `callback(args...)` to run on the next iteration. Callbacks run in the order
   /// they were scheduled. Exceptions thrown by the callback go to the exception handler.
+  /// Python: loop.call_soon().
   template <class F, class... Args>
   Handle call_soon(F&& callback, Args&&... args) {
     check_not_closed();
@@ -259,6 +271,7 @@ class EventLoop {
   }
 
   /// call_soon() that may be called from any thread; wakes the loop if it is waiting.
+  /// Python: loop.call_soon_threadsafe().
   template <class F, class... Args>
   Handle call_soon_threadsafe(F&& callback, Args&&... args) {
     auto* h = new_handle(std::forward<F>(callback), std::forward<Args>(args)...);
@@ -271,6 +284,7 @@ class EventLoop {
   /// the same deadline run in the order they were scheduled. Any double is accepted: a NaN or
   /// -infinite delay runs the callback at once (as CPython does), an infinite or huge one
   /// never (deadlines are capped at about 146 years).
+  /// Python: loop.call_later().
   template <class F, class... Args>
   TimerHandle call_later(Duration delay, F&& callback, Args&&... args) {
     return call_at(time() + delay.count(), std::forward<F>(callback), std::forward<Args>(args)...);
@@ -278,6 +292,7 @@ class EventLoop {
 
   /// Schedules `callback(args...)` at the absolute time `when` of the loop.time() clock.
   /// NaN and -infinity are due at once, +infinity never; TimerHandle::when() returns `when`.
+  /// Python: loop.call_at().
   template <class F, class... Args>
   TimerHandle call_at(double when, F&& callback, Args&&... args) {
     check_not_closed();
@@ -293,31 +308,47 @@ class EventLoop {
 
   // ---- Running and stopping ----------------------------------------------------------------
 
-  /// Runs until stop() is called.
+  /// Runs until stop() is called (Python: loop.run_forever()).
+  ///
+  /// Ctrl-C, as Python's default SIGINT handler: when called from the process's main thread
+  /// while SIGINT has its default disposition (not under asyncio::run(), which handles it
+  /// itself), a SIGINT handler is installed for the duration of the call; a SIGINT stops the
+  /// loop after the current iteration and run_forever() (so also run_until_complete()) throws
+  /// asyncio::KeyboardInterrupt. The disposition is restored on return.
   void run_forever();
   /// Runs until `future` is done and returns its result (or rethrows its exception). A
-  /// coroutine is wrapped in a task first. Defined in tasks.hpp.
+  /// coroutine is wrapped in a task first. Defined in tasks.hpp. Python:
+  /// loop.run_until_complete().
   template <class T>
   T run_until_complete(Coro<T> coro);
+  /// Runs until `task` is done; returns its result or rethrows its exception (Python:
+  /// loop.run_until_complete()).
   template <class T>
   T run_until_complete(Task<T> task);
+  /// Runs until `future` is done; returns its result or rethrows its exception (Python:
+  /// loop.run_until_complete()).
   template <class T>
   T run_until_complete(Future<T> future);
 
-  /// Stops run_forever() after the current iteration.
+  /// Stops run_forever() after the current iteration (Python: loop.stop()).
   void stop() noexcept { stopping_ = true; }
+  /// Whether run_forever() is running (Python: loop.is_running()).
   bool is_running() const noexcept { return running_; }
+  /// Whether close() was called (Python: loop.is_closed()).
   bool is_closed() const noexcept { return closed_; }
   /// Closes the loop: drops pending callbacks and destroys tasks that never finished. Throws
   /// RuntimeError while the loop runs. Idempotent.
+  /// Python: loop.close().
   void close();
 
   // ---- Tasks and futures (defined in futures.hpp and tasks.hpp) ----------------------------
 
   /// Wraps `coro` in a task scheduled to start on the next iteration.
+  /// Python: loop.create_task().
   template <class T>
   Task<T> create_task(Coro<T> coro, std::string name = {});
   /// A new pending future bound to this loop.
+  /// Python: loop.create_future().
   template <class T = void>
   Future<T> create_future();
 
@@ -352,12 +383,15 @@ class EventLoop {
   /// any reader already registered for `fd`. Throws ValueError("Invalid file descriptor: -1")
   /// for a negative fd, OSError (a std::system_error) if the fd cannot be watched (e.g. a
   /// regular file: EPERM, or a closed fd: EBADF), as Python.
+  /// Python: loop.add_reader().
   template <class F, class... Args>
   void add_reader(int fd, F&& callback, Args&&... args) {
     check_not_closed();
     set_watcher(fd, /*writer=*/false,
                 new_handle(std::forward<F>(callback), std::forward<Args>(args)...));
   }
+  /// Calls `callback(args...)` whenever `fd` is writable, replacing any previous writer
+  /// callback for `fd` (Python: loop.add_writer()).
   template <class F, class... Args>
   void add_writer(int fd, F&& callback, Args&&... args) {
     check_not_closed();
@@ -365,7 +399,10 @@ class EventLoop {
                 new_handle(std::forward<F>(callback), std::forward<Args>(args)...));
   }
   /// Stops watching; returns whether a callback was registered. ValueError for a negative fd.
+  /// Python: loop.remove_reader().
   bool remove_reader(int fd);
+  /// Stops watching `fd` for writability; returns whether a callback was registered
+  /// (Python: loop.remove_writer()).
   bool remove_writer(int fd);
 
   // ---- Unix signals (src/unix_signals.cpp; details in asyncio/unix_events.hpp) ------------
@@ -391,22 +428,36 @@ class EventLoop {
   /// Removes the handler for `sig` and restores the default disposition (SIG_DFL). Returns
   /// false if this loop had no handler for it. Throws ValueError for an invalid signal number.
   /// close() removes every handler the loop still has.
+  /// Python: loop.remove_signal_handler().
   bool remove_signal_handler(int sig);
 
   // ---- Errors and debugging ----------------------------------------------------------------
 
   /// Handler for errors nobody can catch (callback exceptions, exceptions never retrieved).
   /// An empty handler restores the default, which prints the context to stderr.
+  /// Python: loop.set_exception_handler().
   void set_exception_handler(ExceptionHandler handler) { handler_ = std::move(handler); }
+  /// The handler set by set_exception_handler(); empty for the default (Python:
+  /// loop.get_exception_handler()).
   const ExceptionHandler& get_exception_handler() const noexcept { return handler_; }
+  /// Passes `context` to the handler, or to default_exception_handler() when none is set
+  /// (Python: loop.call_exception_handler()).
   void call_exception_handler(const ExceptionContext& context) noexcept;
+  /// Prints `context` (message, exception, task) to stderr (Python:
+  /// loop.default_exception_handler()).
   void default_exception_handler(const ExceptionContext& context) noexcept;
 
   /// Debug mode: warns on stderr about callbacks and task steps slower than
   /// slow_callback_duration(), and rejects non-threadsafe calls from other threads.
+  /// Python: loop.set_debug().
   void set_debug(bool enabled) noexcept { debug_ = enabled; }
+  /// Whether debug mode is on (Python: loop.get_debug()).
   bool get_debug() const noexcept { return debug_; }
+  /// In debug mode, callbacks slower than `d` are reported (Python:
+  /// loop.slow_callback_duration = d).
   void set_slow_callback_duration(Duration d) noexcept { slow_callback_duration_ = d; }
+  /// The threshold of slow-callback reports, 100 ms by default (Python:
+  /// loop.slow_callback_duration).
   Duration slow_callback_duration() const noexcept { return slow_callback_duration_; }
 
  private:
@@ -418,6 +469,11 @@ class EventLoop {
   // Unix signals (src/unix_signals.cpp).
   static void check_signal(int sig);
   void set_signal_handler(int sig, detail::HandleState* h);
+  /// run_forever()'s Ctrl-C handling: installs the SIGINT handler if this is the main thread
+  /// and SIGINT has its default disposition; returns its token (0 when not installed).
+  std::uint64_t begin_sigint_watch() noexcept;
+  /// Removes that handler (unless the program replaced it meanwhile).
+  void end_sigint_watch(std::uint64_t token) noexcept;
   /// The sigaction handler (async-signal-safe: atomics and the reactor's eventfd): counts the
   /// signal, flags the owning loop the way call_soon_threadsafe() does, and wakes it.
   static void on_signal(int sig) noexcept;
@@ -478,6 +534,9 @@ class EventLoop {
   bool running_ = false;
   bool stopping_ = false;
   bool closed_ = false;
+  // Ctrl-C while run_forever() runs a loop by hand (src/unix_signals.cpp).
+  bool sigint_watch_ = false;     // run_forever()'s SIGINT handler is installed and live
+  bool sigint_received_ = false;  // it fired during this run_forever()
   bool debug_ = false;
   Duration slow_callback_duration_{0.1};
   std::thread::id thread_id_;
@@ -491,6 +550,7 @@ class EventLoop {
 };
 
 /// The loop running in this thread. Throws RuntimeError("no running event loop") outside one.
+/// Python: asyncio.get_running_loop().
 EventLoop& get_running_loop();
 
 }  // namespace asyncio

@@ -26,11 +26,14 @@ namespace asyncio {
 class CancelledError {
  public:
   CancelledError() = default;
+  /// With the message given to `cancel(msg)` (Python: CancelledError(msg)).
   explicit CancelledError(std::string message) : message_(std::move(message)) {}
 
   /// The message given to `cancel(msg)`; empty when none was given.
+  /// Python: the CancelledError's args[0].
   const std::string& message() const noexcept { return message_; }
   /// For symmetry with std::exception; never empty.
+  /// Python: str(exc).
   const char* what() const noexcept {
     return message_.empty() ? "asyncio::CancelledError" : message_.c_str();
   }
@@ -43,6 +46,7 @@ class CancelledError {
 class TimeoutError : public std::runtime_error {
  public:
   TimeoutError() : std::runtime_error("asyncio::TimeoutError: the operation timed out") {}
+  /// With a custom message.
   explicit TimeoutError(const std::string& what) : std::runtime_error(what) {}
 };
 
@@ -70,11 +74,15 @@ class ValueError : public std::invalid_argument {
 /// rethrowing and inspection (Python's `eg.exceptions`).
 class ExceptionGroup : public std::exception {
  public:
+  /// Python: ExceptionGroup(message, exceptions).
   ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions);
 
+  /// "message (N sub-exceptions)" followed by one "  - description" line per exception
+  /// (Python's str(eg) is the first line).
   const char* what() const noexcept override { return what_.c_str(); }
   /// The message alone, without the sub-exception count (Python's `eg.message`).
   const std::string& message() const noexcept { return message_; }
+  /// The sub-exceptions, in order (Python: `eg.exceptions`).
   const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
 
  private:
@@ -85,7 +93,18 @@ class ExceptionGroup : public std::exception {
 
 /// A human-readable one-line description of any exception (for logs and error messages):
 /// the what() of a std::exception, the message of a CancelledError, or "unknown exception".
+/// Python: str(exc), roughly.
 std::string describe(const std::exception_ptr& e);
+
+/// Formats `e` as Python prints an uncaught exception that carries no traceback (Python:
+/// `traceback.format_exception(e)` for an exception object that was never raised): one line
+/// `Type: message` (just `Type` when the message is empty), where Type is the exception's
+/// dynamic C++ type with the `asyncio::` prefix dropped (`ValueError: bad value`,
+/// `CancelledError`, `std::runtime_error: boom`, `myapp::ConfigError: ...`). An
+/// ExceptionGroup is printed with its sub-exceptions, nested, in Python's layout (`  | `
+/// margins, `+-+---- 1 ----` separators, at most 15 sub-exceptions per group and 10 levels,
+/// as Python's defaults). Every line ends with '\n'.
+std::string format_exception(const std::exception_ptr& e);
 
 namespace detail {
 /// Whether `e` holds a CancelledError.

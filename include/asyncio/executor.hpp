@@ -31,8 +31,10 @@ class WorkItem {
  public:
   virtual ~WorkItem() = default;
   /// Performs the call and publishes its outcome; must not throw.
+  /// C++ only: the work item of concurrent.futures' _WorkItem.run().
   virtual void run() noexcept = 0;
   /// The call will never run: publish that (cancel its future).
+  /// C++ only (Python drops a cancelled _WorkItem's future).
   virtual void cancel() noexcept = 0;
 };
 
@@ -94,11 +96,13 @@ class Executor {
 
   /// Queues `item` to be run. Throws RuntimeError("cannot schedule new futures after
   /// shutdown") once shut down (then `item` is destroyed without running or cancelling).
+  /// Python: concurrent.futures.Executor.submit(), without the Future.
   virtual void execute(std::unique_ptr<WorkItem> item) = 0;
 
   /// Signals that no more work will be submitted. Calls already queued still run, unless
   /// `cancel_futures`: then those not started are cancelled. With `wait`, blocks until every
   /// accepted call has finished and the threads are gone. Idempotent; thread-safe.
+  /// Python: concurrent.futures.Executor.shutdown(wait, cancel_futures=).
   virtual void shutdown(bool wait = true, bool cancel_futures = false) = 0;
 
   /// Schedules `fn(args...)` (moved or copied into the call; wrap references in std::ref)
@@ -128,15 +132,19 @@ class ThreadPoolExecutor final : public Executor {
   /// shutdown(wait=true): waits for every accepted call.
   ~ThreadPoolExecutor() override;
 
+  /// Python: ThreadPoolExecutor.submit(), without the Future.
   void execute(std::unique_ptr<WorkItem> item) override;
   /// See Executor::shutdown. Called from one of this pool's own threads with `wait`, it
   /// waits for the other threads only.
+  /// Python: ThreadPoolExecutor.shutdown(wait, cancel_futures=).
   void shutdown(bool wait = true, bool cancel_futures = false) override;
 
   /// The thread limit.
+  /// Python: ThreadPoolExecutor._max_workers.
   std::size_t max_workers() const noexcept { return max_workers_; }
   /// How many threads were ever started (lazy start: 0 before the first submit; never more
   /// than max_workers()).
+  /// Python: len(ThreadPoolExecutor._threads).
   std::size_t thread_count() const;
   /// min(32, std::thread::hardware_concurrency() + 4), Python's default.
   static std::size_t default_max_workers() noexcept;

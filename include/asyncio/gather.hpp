@@ -287,21 +287,26 @@ auto gather_range(std::vector<A> aws) {
 
 /// Runs the awaitables (Coro, Task, Future, AnyTask) concurrently; the future's result is a
 /// std::tuple of their results in order (void → asyncio::Void).
+/// Python: asyncio.gather(*aws).
 template <class... Aws>
 requires(detail::FutureLike<Aws>&&...) auto gather(Aws&&... aws) {
   return detail::gather_tuple<false>(std::forward<Aws>(aws)...);
 }
 /// As gather(), but each slot is an Outcome<T> holding the value or the exception.
+/// Python: asyncio.gather(*aws, return_exceptions=True).
 template <class... Aws>
 requires(detail::FutureLike<Aws>&&...) auto gather(ReturnExceptions, Aws&&... aws) {
   return detail::gather_tuple<true>(std::forward<Aws>(aws)...);
 }
 /// Homogeneous form: a std::vector of results in order.
+/// Python: asyncio.gather(*aws).
 template <class A>
 requires detail::FutureLike<A>
 auto gather(std::vector<A> aws) {
   return detail::gather_range<false>(std::move(aws));
 }
+/// Homogeneous form with return_exceptions: a std::vector<Outcome<T>> in order (Python:
+/// asyncio.gather(*aws, return_exceptions=True)).
 template <class A>
 requires detail::FutureLike<A>
 auto gather(ReturnExceptions, std::vector<A> aws) {

@@ -237,7 +237,9 @@ class LockAcquire;
 class [[nodiscard]] LockGuard {
  public:
   LockGuard() noexcept = default;
+  /// Takes over `other`'s lock; `other` becomes empty.
   LockGuard(LockGuard&& other) noexcept : lock_(std::exchange(other.lock_, nullptr)) {}
+  /// Releases the lock held (if any), then takes over `other`'s.
   LockGuard& operator=(LockGuard&& other) noexcept {
     if (this != &other) {
       reset();
@@ -253,11 +255,15 @@ class [[nodiscard]] LockGuard {
 
   /// Releases the lock now, before the end of the scope. Throws RuntimeError if the guard
   /// holds nothing, or if the lock is not locked (Lock::release's error).
+  /// Python: Lock.release() inside `async with lock:`.
   void unlock();
   /// Whether the guard still holds the lock (it was not released early or moved from).
+  /// C++ only (as std::unique_lock::owns_lock()).
   bool owns_lock() const noexcept { return lock_ != nullptr; }
+  /// owns_lock().
   explicit operator bool() const noexcept { return owns_lock(); }
   /// The lock held, or nullptr (as std::unique_lock::mutex()).
+  /// C++ only (as std::unique_lock::mutex()).
   Lock* mutex() const noexcept { return lock_; }
 
  private:

@@ -45,7 +45,9 @@ namespace asyncio {
 
 class SSLContext;  // asyncio/ssl.hpp
 
+/// Makes the protocol of each new connection (Python: protocol_factory).
 using ProtocolFactory = std::function<std::shared_ptr<Protocol>()>;
+/// Makes the protocol of a datagram endpoint (Python: protocol_factory).
 using DatagramProtocolFactory = std::function<std::shared_ptr<DatagramProtocol>()>;
 
 /// A non-owning reference to a shared SSLContext, for the option structs below. Converts
@@ -54,11 +56,17 @@ using DatagramProtocolFactory = std::function<std::shared_ptr<DatagramProtocol>(
 class SSLContextRef {
  public:
   SSLContextRef() noexcept = default;
+  /// No TLS (Python: ssl=None).
   SSLContextRef(std::nullptr_t) noexcept {}
+  /// Refers to `ctx` (Python: ssl=context).
   SSLContextRef(const std::shared_ptr<SSLContext>& ctx) noexcept : ctx_(ctx.get()) {}
+  /// The context, or nullptr.
+  /// C++ only (no Python counterpart).
   SSLContext* get() const noexcept { return ctx_; }
+  /// Whether a context is set.
   explicit operator bool() const noexcept { return ctx_ != nullptr; }
   /// The owning pointer (throws std::bad_weak_ptr if the context is not shared-owned).
+  /// C++ only (no Python counterpart).
   std::shared_ptr<SSLContext> lock() const;
 
  private:
@@ -79,9 +87,9 @@ struct ConnectionOptions {
   /// TLS when set (Python: ssl=context). Use SSLContext::create_default_context() for a
   /// verifying client context.
   SSLContextRef ssl{};
-  int family = AF_UNSPEC;
-  int proto = 0;
-  int flags = 0;  ///< getaddrinfo flags (e.g. AI_NUMERICHOST: never touch DNS)
+  int family = AF_UNSPEC;  ///< AF_INET/AF_INET6 to restrict name resolution (Python: family=)
+  int proto = 0;           ///< protocol for getaddrinfo (Python: proto=)
+  int flags = 0;           ///< getaddrinfo flags (e.g. AI_NUMERICHOST: never touch DNS)
   /// Bind the local end first (Python: local_addr=(host, port)).
   std::optional<HostPort> local_addr{};
   /// The name the certificate must match; defaults to the host (TLS only).
@@ -94,45 +102,45 @@ struct ConnectionOptions {
 
 /// Python: create_server()'s keyword arguments.
 struct ServerOptions {
-  int family = AF_UNSPEC;
-  int flags = AI_PASSIVE;
-  int backlog = 100;
-  SSLContextRef ssl{};
+  int family = AF_UNSPEC;  ///< restricts the addresses bound (Python: family=)
+  int flags = AI_PASSIVE;  ///< getaddrinfo flags (Python: flags=)
+  int backlog = 100;       ///< listen() backlog (Python: backlog=)
+  SSLContextRef ssl{};     ///< TLS server context when set (Python: ssl=)
   /// SO_REUSEADDR; defaults to true on POSIX, as in Python.
   std::optional<bool> reuse_address{};
-  bool reuse_port = false;  ///< SO_REUSEPORT
-  std::optional<Duration> ssl_handshake_timeout{};
-  std::optional<Duration> ssl_shutdown_timeout{};
+  bool reuse_port = false;                          ///< SO_REUSEPORT
+  std::optional<Duration> ssl_handshake_timeout{};  ///< default 60 s (TLS only)
+  std::optional<Duration> ssl_shutdown_timeout{};   ///< default 30 s (TLS only)
   /// Start accepting at once (Python: start_serving=True).
   bool start_serving = true;
 };
 
 /// Python: create_unix_connection()'s keyword arguments.
 struct UnixConnectionOptions {
-  SSLContextRef ssl{};
+  SSLContextRef ssl{};                                ///< TLS when set (Python: ssl=)
   std::optional<std::string_view> server_hostname{};  ///< required with ssl (no host to default to)
-  std::optional<Duration> ssl_handshake_timeout{};
-  std::optional<Duration> ssl_shutdown_timeout{};
+  std::optional<Duration> ssl_handshake_timeout{};    ///< default 60 s (TLS only)
+  std::optional<Duration> ssl_shutdown_timeout{};     ///< default 30 s (TLS only)
 };
 
 /// Python: create_unix_server()'s keyword arguments.
 struct UnixServerOptions {
-  int backlog = 100;
-  SSLContextRef ssl{};
-  std::optional<Duration> ssl_handshake_timeout{};
-  std::optional<Duration> ssl_shutdown_timeout{};
-  bool start_serving = true;
+  int backlog = 100;                                ///< listen() backlog (Python: backlog=)
+  SSLContextRef ssl{};                              ///< TLS server context when set (Python: ssl=)
+  std::optional<Duration> ssl_handshake_timeout{};  ///< default 60 s (TLS only)
+  std::optional<Duration> ssl_shutdown_timeout{};   ///< default 30 s (TLS only)
+  bool start_serving = true;  ///< start accepting at once (Python: start_serving=True)
 };
 
 /// Python: create_datagram_endpoint()'s keyword arguments.
 struct DatagramOptions {
-  std::optional<HostPort> local_addr{};
-  std::optional<HostPort> remote_addr{};
-  int family = AF_UNSPEC;
-  int proto = 0;
-  int flags = 0;
-  bool reuse_port = false;
-  bool allow_broadcast = false;
+  std::optional<HostPort> local_addr{};   ///< bind to this address (Python: local_addr=)
+  std::optional<HostPort> remote_addr{};  ///< connect to this address (Python: remote_addr=)
+  int family = AF_UNSPEC;                 ///< address family (Python: family=)
+  int proto = 0;                          ///< protocol for getaddrinfo (Python: proto=)
+  int flags = 0;                          ///< getaddrinfo flags (Python: flags=)
+  bool reuse_port = false;                ///< SO_REUSEPORT (Python: reuse_port=)
+  bool allow_broadcast = false;           ///< SO_BROADCAST (Python: allow_broadcast=)
 };
 
 namespace detail {
@@ -175,9 +183,12 @@ class ServerImpl;
 class Server {
  public:
   Server() noexcept = default;
+  /// Internal: wraps the implementation (create_server() and friends make servers).
   explicit Server(std::shared_ptr<detail::ServerImpl> impl) noexcept : impl_(std::move(impl)) {}
 
+  /// The loop the server runs on (Python: Server.get_loop()).
   EventLoop& get_loop() const;
+  /// Whether it accepts connections (Python: Server.is_serving()).
   bool is_serving() const noexcept;
   /// The listening sockets; empty once closed (Python: server.sockets).
   std::vector<TransportSocket> sockets() const;
@@ -192,7 +203,10 @@ class Server {
   /// Waits until the server is closed and all its connections are gone (Python 3.12.1).
   Coro<void> wait_closed();
 
+  /// Whether this handle refers to a server (false when default-constructed).
   explicit operator bool() const noexcept { return static_cast<bool>(impl_); }
+  /// Internal: the implementation.
+  /// C++ only (no Python counterpart).
   const std::shared_ptr<detail::ServerImpl>& impl() const noexcept { return impl_; }
 
  private:
@@ -296,8 +310,6 @@ Coro<Server> create_unix_server(F protocol_factory, std::string path, UnixServer
                                     std::move(path), opts, detail::own(opts.ssl));
 }
 
-/// Creates a UDP endpoint (Python: loop.create_datagram_endpoint). Returns the transport and
-/// the protocol.
 namespace detail {
 template <class P>
 Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<P>>> typed_datagram(
@@ -307,6 +319,8 @@ Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<P>>> typed_da
 }
 }  // namespace detail
 
+/// Creates a UDP endpoint (Python: loop.create_datagram_endpoint). Returns the transport and
+/// the protocol the factory made, as the factory's `std::shared_ptr<P>` type.
 template <class F>
 auto create_datagram_endpoint(F protocol_factory, DatagramOptions opts) {
   using P = typename detail::factory_result_t<F>::element_type;

@@ -34,8 +34,12 @@ namespace asyncio {
 /// A failed system call (Python: OSError). `code()` holds the errno in std::generic_category.
 class OSError : public std::system_error {
  public:
+  /// `err` is an errno value; what() is "<what>: <strerror(err)>" (Python: OSError(errno,
+  /// strerror)).
   OSError(int err, const std::string& what)
       : std::system_error(err, std::generic_category(), what) {}
+  /// An error in any category (the subclasses use netdb_category() and ssl_category()).
+  /// Python: OSError(errno, strerror).
   OSError(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
   /// The errno (Python: `exc.errno`).
   int error_number() const noexcept { return code().value(); }
@@ -73,22 +77,26 @@ class FileNotFoundError : public OSError {
 };
 
 /// The error category of getaddrinfo()/getnameinfo() codes (EAI_*); message() is gai_strerror.
+/// C++ only: the std::error_category of socket.gaierror codes.
 const std::error_category& netdb_category() noexcept;
 
 /// Name resolution failed (Python: socket.gaierror). `code()` is the EAI_* value in
 /// netdb_category(); what() names the host (and port) that could not be resolved.
 class gaierror : public OSError {
  public:
+  /// `eai_code`: the EAI_* value getaddrinfo() returned; `what`: the host (and port).
   gaierror(int eai_code, const std::string& what)
       : OSError(std::error_code(eai_code, netdb_category()), what) {}
 };
 
 /// The error category of TLS failures; the value is OpenSSL's SSL_ERROR_* code.
+/// C++ only: the std::error_category of ssl.SSLError codes.
 const std::error_category& ssl_category() noexcept;
 
 /// A TLS failure (Python: ssl.SSLError). what() carries OpenSSL's reason.
 class SSLError : public OSError {
  public:
+  /// `ssl_error`: OpenSSL's SSL_ERROR_* code; `what`: the reason.
   SSLError(int ssl_error, const std::string& what)
       : OSError(std::error_code(ssl_error, ssl_category()), what) {}
 };
@@ -97,6 +105,7 @@ class SSLError : public OSError {
 /// name (Python: ssl.SSLCertVerificationError).
 class SSLCertVerificationError : public SSLError {
  public:
+  /// `verify_code`/`verify_message`: OpenSSL's X509_V_ERR_* result and its text.
   SSLCertVerificationError(long verify_code, std::string verify_message, const std::string& what)
       : SSLError(1 /* SSL_ERROR_SSL */, what),
         verify_code_(verify_code),
@@ -130,6 +139,8 @@ class IncompleteReadError : public std::runtime_error {
 /// asyncio.LimitOverrunError). The data stays in the reader's buffer.
 class LimitOverrunError : public std::runtime_error {
  public:
+  /// `consumed`: how many bytes the caller may consume (Python: LimitOverrunError(message,
+  /// consumed)).
   LimitOverrunError(const std::string& message, std::size_t consumed)
       : std::runtime_error(message), consumed_(consumed) {}
   /// How many bytes can be consumed (Python: `exc.consumed`).
@@ -142,6 +153,8 @@ class LimitOverrunError : public std::runtime_error {
 /// Builds the most specific OSError subclass for `err` (Python: OSError(errno, ...) picking
 /// its subclass). `what` prefixes the message: "<what>: <strerror>".
 std::exception_ptr make_os_error(int err, const std::string& what);
+/// Throws what make_os_error(err, what) builds.
+/// Python: raise OSError(errno, ...) (its most specific subclass).
 [[noreturn]] void throw_os_error(int err, const std::string& what);
 
 }  // namespace asyncio

@@ -1,6 +1,10 @@
-// asyncio/runners.hpp — run() and Runner (Python: asyncio.runners).
+// asyncio/runners.hpp — run(), run_main() and Runner (Python: asyncio.runners).
 //
-//   int main() { return asyncio::run(amain()); }
+//   asyncio::Coro<> amain() { ... }
+//   int main() { return asyncio::run_main(amain()); }
+//
+// run_main() is the entry point that ends a program the way `python3 script.py` ends one
+// whose last line is `asyncio.run(amain())`; see its documentation below.
 //
 // run() creates a loop, runs the coroutine as the main task, then — as Python does — cancels
 // every task still pending, waits for them to finish, reports exceptions they raised while
@@ -10,6 +14,7 @@
 
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include "asyncio/events.hpp"
 #include "asyncio/tasks.hpp"
@@ -43,9 +48,11 @@ class Runner {
   }
 
   /// The loop, created on first use. Throws RuntimeError after close().
+  /// Python: Runner.get_loop().
   EventLoop& get_loop();
 
   /// Cancels the remaining tasks, waits for them and closes the loop. Idempotent.
+  /// Python: Runner.close().
   void close();
 
  private:
@@ -67,6 +74,48 @@ T run(Coro<T> main, std::optional<bool> debug = std::nullopt) {
   }
   Runner runner(debug);
   return runner.run(std::move(main));
+}
+
+namespace detail {
+/// run_main()'s non-template part: calls `body(ctx)` and ends the program as Python would.
+int run_main(int (*body)(void*), void* ctx) noexcept;
+}  // namespace detail
+
+/// Runs `main` with run() and ends the program the way CPython 3.12 ends
+/// `asyncio.run(main())` at the top of a script. Use it as the whole of `main()`:
+///
+///     int main() { return asyncio::run_main(amain()); }
+///
+/// - `main` returns: the result is the exit status (0 for `Coro<void>` and any result type
+///   other than int; a `Coro<int>`'s value is returned as is, like `sys.exit(n)`).
+/// - An exception escapes: stdout is flushed, the exception is printed on stderr as Python
+///   prints its traceback's last line (format_exception(): `ValueError: bad value`; an
+///   ExceptionGroup with its sub-exceptions in Python's nested layout) and 1 is returned.
+/// - Ctrl-C (SIGINT; run() turns it into KeyboardInterrupt, see Runner::run): stdout is
+///   flushed, `KeyboardInterrupt` is printed on stderr, then, as CPython does, SIGINT is
+///   reset to its default action and raised again, so the process dies of SIGINT and a shell
+///   sees status 130. (Should the process survive that, 130 is returned.)
+///
+/// Flushing covers C stdio (`fflush(nullptr)`) and std::cout/cerr/clog, whether or not they
+/// are synchronised with stdio. No Python traceback frames are printed: C++ has no portable
+/// stack of the throw point. Python: `asyncio.run(main())` as a script's last statement.
+template <class T>
+int run_main(Coro<T> main, std::optional<bool> debug = std::nullopt) noexcept {
+  struct Args {
+    Coro<T>* main;
+    std::optional<bool> debug;
+  } args{&main, debug};
+  return detail::run_main(
+      [](void* p) -> int {
+        Args& a = *static_cast<Args*>(p);
+        if constexpr (std::is_same_v<T, int>) {
+          return run(std::move(*a.main), a.debug);
+        } else {
+          run(std::move(*a.main), a.debug);
+          return 0;
+        }
+      },
+      &args);
 }
 
 }  // namespace asyncio

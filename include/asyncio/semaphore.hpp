@@ -39,7 +39,9 @@ class SemaphoreAcquire;
 class [[nodiscard]] SemaphoreGuard {
  public:
   SemaphoreGuard() noexcept = default;
+  /// Takes over `other`'s permit; `other` becomes empty.
   SemaphoreGuard(SemaphoreGuard&& other) noexcept : sem_(std::exchange(other.sem_, nullptr)) {}
+  /// Releases the permit held (if any), then takes over `other`'s.
   SemaphoreGuard& operator=(SemaphoreGuard&& other) noexcept {
     if (this != &other) {
       reset();
@@ -56,11 +58,15 @@ class [[nodiscard]] SemaphoreGuard {
 
   /// Releases the permit now. Throws RuntimeError if the guard holds nothing, or ValueError
   /// for a BoundedSemaphore already at its initial value.
+  /// Python: Semaphore.release() inside `async with sem:`.
   void unlock();
   /// Whether the guard still holds its permit.
+  /// C++ only (as std::unique_lock::owns_lock()).
   bool owns_lock() const noexcept { return sem_ != nullptr; }
+  /// owns_lock().
   explicit operator bool() const noexcept { return owns_lock(); }
   /// The semaphore the permit belongs to, or nullptr.
+  /// C++ only (no Python counterpart).
   Semaphore* semaphore() const noexcept { return sem_; }
 
  private:

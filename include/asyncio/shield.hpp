@@ -35,6 +35,7 @@ struct ShieldLinkClearer {
 }  // namespace detail
 
 /// Returns a future that completes like `aw` but whose cancellation does not reach `aw`.
+/// Python: asyncio.shield().
 template <class A>
 requires requires {
   typename detail::FutureOf<std::remove_cvref_t<A>>::type;

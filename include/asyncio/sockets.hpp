@@ -54,37 +54,56 @@ namespace asyncio {
 class SockAddr {
  public:
   SockAddr() noexcept = default;
+  /// Copies `len` bytes of `sa` (truncated to sizeof(sockaddr_storage)).
   SockAddr(const sockaddr* sa, socklen_t len) noexcept;
 
   /// A numeric IPv4 or IPv6 address; throws ValueError if `ip` is not one (no DNS here: use
   /// getaddrinfo() for names), ValueError("embedded null character") if it holds a NUL. IPv6 may
   /// carry a scope ("fe80::1%eth0").
+  /// Python: the address tuple (ip, port).
   static SockAddr inet(std::string_view ip, std::uint16_t port);
   /// An AF_UNIX address. A leading '\0' makes a Linux abstract socket (a name of bytes, NULs
   /// included, up to 108). A file path may not hold a NUL (ValueError "embedded null byte":
   /// the kernel would use the truncated path) and has at most 107 bytes; longer is
   /// OSError(ENAMETOOLONG, "AF_UNIX path too long"), as Python.
+  /// Python: an AF_UNIX path string.
   static SockAddr unix_path(std::string_view path);
 
+  /// AF_INET, AF_INET6, AF_UNIX, ... ; AF_UNSPEC when empty.
+  /// C++ only (Python infers the family from the tuple's shape).
   int family() const noexcept { return len_ ? storage_.ss_family : AF_UNSPEC; }
+  /// Whether no address is held (Python: None).
   bool empty() const noexcept { return len_ == 0; }
   /// The numeric host ("127.0.0.1", "::1"); empty for other families.
+  /// Python: addr[0].
   std::string host() const;
   /// The port (AF_INET/AF_INET6), else 0.
+  /// Python: addr[1].
   std::uint16_t port() const noexcept;
   /// The path of an AF_UNIX address (may be empty for an unnamed socket).
+  /// Python: an AF_UNIX address string.
   std::string path() const;
   /// Python's repr of the address: "('127.0.0.1', 8080)", "('::1', 8080, 0, 0)" or
   /// "'/tmp/sock'".
   std::string to_string() const;
 
+  /// The raw address, for system calls.
+  /// C++ only (no Python counterpart).
   const sockaddr* data() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
+  /// The raw address, writable (for accept()/recvfrom(); then call set_size()).
+  /// C++ only (no Python counterpart).
   sockaddr* data() noexcept { return reinterpret_cast<sockaddr*>(&storage_); }
+  /// The address length in bytes.
+  /// C++ only (no Python counterpart).
   socklen_t size() const noexcept { return len_; }
   /// For filling by accept()/recvfrom(): sets the length the kernel reported.
+  /// C++ only (no Python counterpart).
   void set_size(socklen_t len) noexcept { len_ = len; }
+  /// The largest address length (sizeof(sockaddr_storage)).
+  /// C++ only (no Python counterpart).
   static constexpr socklen_t capacity() noexcept { return sizeof(sockaddr_storage); }
 
+  /// Same family and same bytes.
   friend bool operator==(const SockAddr& a, const SockAddr& b) noexcept;
 
  private:
@@ -100,7 +119,9 @@ class Socket {
   Socket() noexcept = default;
   /// Adopts `fd` (which must be open); it is closed by this object.
   explicit Socket(int fd) noexcept : fd_(fd) {}
+  /// Takes over `o`'s fd; `o` is left invalid.
   Socket(Socket&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  /// Closes this socket's fd, then takes over `o`'s.
   Socket& operator=(Socket&& o) noexcept {
     if (this != &o) {
       close();
@@ -113,28 +134,37 @@ class Socket {
   ~Socket() { close(); }
 
   /// A new non-blocking, close-on-exec socket. Throws OSError.
+  /// Python: socket.socket(family, type, proto) + setblocking(False).
   static Socket create(int family, int type, int protocol = 0);
 
+  /// The fd, -1 when invalid.
+  /// Python: socket.fileno().
   int fd() const noexcept { return fd_; }
+  /// The fd (Python: socket.fileno()).
   int fileno() const noexcept { return fd_; }
+  /// Whether an fd is owned.
+  /// Python: socket.fileno() != -1.
   bool valid() const noexcept { return fd_ >= 0; }
+  /// valid().
   explicit operator bool() const noexcept { return valid(); }
   /// Gives up ownership; returns the fd.
+  /// Python: socket.detach().
   int release() noexcept { return std::exchange(fd_, -1); }
   /// Closes the fd (idempotent).
+  /// Python: socket.close().
   void close() noexcept;
 
   // Thin wrappers of the system calls, throwing OSError.
-  void bind(const SockAddr& addr) const;
-  void listen(int backlog = 100) const;
-  void setsockopt(int level, int option, int value) const;
-  int getsockopt(int level, int option) const;
-  void setblocking(bool blocking) const;
-  void shutdown(int how) const;
-  SockAddr getsockname() const;
-  SockAddr getpeername() const;
-  int family() const;
-  int type() const;
+  void bind(const SockAddr& addr) const;                    ///< Python: socket.bind().
+  void listen(int backlog = 100) const;                     ///< Python: socket.listen().
+  void setsockopt(int level, int option, int value) const;  ///< Python: socket.setsockopt().
+  int getsockopt(int level, int option) const;              ///< Python: socket.getsockopt().
+  void setblocking(bool blocking) const;  ///< Sets O_NONBLOCK (Python: socket.setblocking()).
+  void shutdown(int how) const;           ///< SHUT_RD/WR/RDWR (Python: socket.shutdown()).
+  SockAddr getsockname() const;           ///< Python: socket.getsockname().
+  SockAddr getpeername() const;           ///< Python: socket.getpeername().
+  int family() const;                     ///< SO_DOMAIN (Python: socket.family).
+  int type() const;                       ///< SO_TYPE (Python: socket.type).
 
  private:
   int fd_ = -1;
@@ -145,14 +175,15 @@ class Socket {
 class TransportSocket {
  public:
   TransportSocket() noexcept = default;
+  /// A view of `fd`, which stays owned by its transport or server.
   explicit TransportSocket(int fd) noexcept : fd_(fd) {}
-  int fileno() const noexcept { return fd_; }
-  int family() const;
-  int type() const;
-  SockAddr getsockname() const;
-  SockAddr getpeername() const;
-  int getsockopt(int level, int option) const;
-  void setsockopt(int level, int option, int value) const;
+  int fileno() const noexcept { return fd_; }               ///< Python: TransportSocket.fileno().
+  int family() const;                                       ///< Python: TransportSocket.family.
+  int type() const;                                         ///< Python: TransportSocket.type.
+  SockAddr getsockname() const;                             ///< Python: getsockname().
+  SockAddr getpeername() const;                             ///< Python: getpeername().
+  int getsockopt(int level, int option) const;              ///< Python: getsockopt().
+  void setsockopt(int level, int option, int value) const;  ///< Python: setsockopt().
 
  private:
   int fd_ = -1;
@@ -162,11 +193,11 @@ class TransportSocket {
 
 /// One result of getaddrinfo() (Python: the tuple (family, type, proto, canonname, sockaddr)).
 struct AddrInfo {
-  int family = AF_UNSPEC;
-  int type = 0;
-  int protocol = 0;
-  std::string canonname;
-  SockAddr addr;
+  int family = AF_UNSPEC;  ///< AF_INET, AF_INET6, ...
+  int type = 0;            ///< SOCK_STREAM, SOCK_DGRAM, ...
+  int protocol = 0;        ///< IPPROTO_TCP, IPPROTO_UDP, ...
+  std::string canonname;   ///< The canonical name (only with AI_CANONNAME).
+  SockAddr addr;           ///< The address to connect or bind to.
 };
 
 /// Resolves `host` and `port` (Python: loop.getaddrinfo). An empty `host` means None (the
@@ -178,6 +209,7 @@ struct AddrInfo {
 /// loop.getaddrinfo silently resolves what comes before the NUL).
 Coro<std::vector<AddrInfo>> getaddrinfo(std::string host, std::string port, int family = 0,
                                         int type = 0, int protocol = 0, int flags = 0);
+/// getaddrinfo() with a numeric port (Python: loop.getaddrinfo(host, port)).
 Coro<std::vector<AddrInfo>> getaddrinfo(std::string host, std::uint16_t port, int family = 0,
                                         int type = 0, int protocol = 0, int flags = 0);
 
@@ -398,6 +430,7 @@ inline detail::SockSendAll sock_sendall(int fd, std::span<const std::byte> data,
                                         int flags = 0) noexcept {
   return detail::SockSendAll(fd, data, flags);
 }
+/// sock_sendall() of the bytes of `data` (Python: loop.sock_sendall).
 inline detail::SockSendAll sock_sendall(int fd, std::string_view data, int flags = 0) noexcept {
   return detail::SockSendAll(fd, detail::as_bytes(data), flags);
 }
@@ -418,6 +451,8 @@ inline detail::SockAccept sock_accept(int fd) noexcept {
 inline detail::SockRecvFrom sock_recvfrom(int fd, std::size_t n, int flags = 0) {
   return detail::SockRecvFrom(fd, n, flags);
 }
+/// Datagram receive into `buf`: the byte count and the sender's address (Python:
+/// loop.sock_recvfrom_into).
 inline detail::SockRecvFromInto sock_recvfrom_into(int fd, std::span<std::byte> buf,
                                                    int flags = 0) noexcept {
   return detail::SockRecvFromInto(fd, buf, flags);
@@ -427,6 +462,7 @@ inline detail::SockSendTo sock_sendto(int fd, std::span<const std::byte> data, c
                                       int flags = 0) noexcept {
   return detail::SockSendTo(fd, data, addr, flags);
 }
+/// sock_sendto() of the bytes of `data` (Python: loop.sock_sendto).
 inline detail::SockSendTo sock_sendto(int fd, std::string_view data, const SockAddr& addr,
                                       int flags = 0) noexcept {
   return detail::SockSendTo(fd, detail::as_bytes(data), addr, flags);

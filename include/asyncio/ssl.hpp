@@ -44,8 +44,8 @@ struct PeerCertificate {
   std::string subject;                         ///< e.g. "CN=localhost"
   std::string issuer;                          ///< e.g. "CN=asyncio test CA"
   std::vector<std::string> subject_alt_names;  ///< e.g. {"DNS:localhost", "IP Address:127.0.0.1"}
-  std::string not_before;
-  std::string not_after;
+  std::string not_before;     ///< Start of validity, e.g. "Jan  1 00:00:00 2026 GMT"
+  std::string not_after;      ///< End of validity, same format
   std::string serial_number;  ///< hex
 };
 
@@ -71,35 +71,50 @@ class SSLContext : public std::enable_shared_from_this<SSLContext> {
 
   /// Loads a certificate (chain) and its private key (PEM files). Throws SSLError, or
   /// ValueError("embedded null byte") for a path holding a NUL (as Python).
+  /// Python: SSLContext.load_cert_chain().
   void load_cert_chain(const std::string& certfile,
                        std::optional<std::string> keyfile = std::nullopt,
                        std::optional<std::string> password = std::nullopt);
   /// Trusts the CAs in `cafile`/`capath` or the PEM text `cadata`. Throws SSLError, or
   /// ValueError("embedded null byte") for a path holding a NUL (as Python).
+  /// Python: SSLContext.load_verify_locations().
   void load_verify_locations(std::optional<std::string> cafile = std::nullopt,
                              std::optional<std::string> capath = std::nullopt,
                              std::optional<std::string> cadata = std::nullopt);
   /// Trusts the system's default CAs (Python: load_default_certs / set_default_verify_paths).
   void load_default_certs();
 
+  /// Whether the peer's certificate must match the host name (Python:
+  /// SSLContext.check_hostname).
   bool check_hostname() const noexcept { return check_hostname_; }
   /// Enabling it also makes verify_mode CERT_REQUIRED if it was CERT_NONE (as Python).
   void set_check_hostname(bool value);
+  /// Whether and how the peer's certificate is verified (Python: SSLContext.verify_mode).
   VerifyMode verify_mode() const noexcept { return verify_mode_; }
   /// Throws ValueError for CERT_NONE while check_hostname is on (as Python).
   void set_verify_mode(VerifyMode mode);
 
+  /// OpenSSL cipher list for TLS 1.2 and below (Python: SSLContext.set_ciphers()). Throws
+  /// SSLError if none matches.
   void set_ciphers(const std::string& ciphers);
+  /// Protocols offered/accepted with ALPN, by preference (Python:
+  /// SSLContext.set_alpn_protocols()).
   void set_alpn_protocols(const std::vector<std::string>& protocols);
+  /// Lowest TLS version allowed (Python: SSLContext.minimum_version = v).
   void set_minimum_version(TLSVersion v);
+  /// Highest TLS version allowed (Python: SSLContext.maximum_version = v).
   void set_maximum_version(TLSVersion v);
 
+  /// Whether it is a TLS_SERVER context (Python: the context's protocol is
+  /// PROTOCOL_TLS_SERVER).
   bool server_side() const noexcept { return protocol_ == TLS_SERVER; }
   /// OpenSSL's SSL_CTX, for settings not wrapped here.
+  /// C++ only (no Python counterpart).
   ssl_ctx_st* native_handle() const noexcept { return ctx_; }
 
   /// Creates the SSL object for one connection (internal; used by the TLS protocol):
   /// applies SNI and host name checking for clients.
+  /// Python: SSLContext.wrap_bio().
   ssl_st* new_ssl(bool server_side, const std::optional<std::string>& server_hostname) const;
 
  private:

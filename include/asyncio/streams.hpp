@@ -164,11 +164,13 @@ class StreamReader {
   /// A reader not attached to any transport yet; feed it with feed_data()/feed_eof().
   /// Throws ValueError if `limit` is 0.
   explicit StreamReader(std::size_t limit = kDefaultStreamLimit);
+  /// Internal: another handle to `impl`.
   explicit StreamReader(std::shared_ptr<detail::StreamReaderImpl> impl) noexcept
       : impl_(std::move(impl)) {}
 
   /// Up to `n` bytes, as soon as at least one is available; "" at EOF. `n < 0` reads until
   /// EOF; `n == 0` returns "" at once. Not limited by the limit.
+  /// Python: StreamReader.read().
   Coro<std::string> read(std::ptrdiff_t n = -1);
   /// A line ending with '\n'; at EOF the partial last line without it ("" when none).
   /// Throws ValueError if the line exceeds the limit (the data up to and including the
@@ -176,22 +178,36 @@ class StreamReader {
   Coro<std::string> readline();
   /// Data up to and including `separator`. Throws IncompleteReadError(partial, nullopt) at EOF
   /// (the buffer is cleared) and LimitOverrunError if the limit is exceeded (data kept).
+  /// Python: StreamReader.readuntil().
   Coro<std::string> readuntil(std::string_view separator = "\n");
   /// Exactly `n` bytes, or IncompleteReadError(partial, n) at EOF.
+  /// Python: StreamReader.readexactly().
   Coro<std::string> readexactly(std::size_t n);
 
   /// Whether EOF was fed and the buffer is empty.
+  /// Python: StreamReader.at_eof().
   bool at_eof() const noexcept;
   /// The error a read will throw (set when the connection failed), or null.
+  /// Python: StreamReader.exception().
   std::exception_ptr exception() const noexcept;
+  /// Makes pending and later reads throw `exc` (Python: StreamReader.set_exception()).
   void set_exception(std::exception_ptr exc);
+  /// Appends `data` to the buffer and wakes a waiting read (Python:
+  /// StreamReader.feed_data()).
   void feed_data(std::span<const std::byte> data);
+  /// Appends `data` to the buffer and wakes a waiting read (Python:
+  /// StreamReader.feed_data()).
   void feed_data(std::string_view data);
+  /// Marks the end of the stream (Python: StreamReader.feed_eof()).
   void feed_eof();
   /// Bytes buffered and not read yet.
+  /// Python: len(StreamReader._buffer).
   std::size_t buffered_size() const noexcept;
+  /// The buffer limit for readline()/readuntil() (Python: StreamReader._limit).
   std::size_t limit() const noexcept;
 
+  /// Internal: the shared state.
+  /// C++ only (no Python counterpart).
   const std::shared_ptr<detail::StreamReaderImpl>& impl() const noexcept { return impl_; }
 
  private:
@@ -202,27 +218,43 @@ class StreamReader {
 class StreamWriter {
  public:
   StreamWriter() noexcept = default;
+  /// Internal: another handle to `impl`.
   explicit StreamWriter(std::shared_ptr<detail::StreamWriterImpl> impl) noexcept
       : impl_(std::move(impl)) {}
 
   /// Queues `data` (sends at once what the socket takes). Follow with drain().
+  /// Python: StreamWriter.write().
   void write(std::span<const std::byte> data);
+  /// Queues `data` (Python: StreamWriter.write()). Follow with drain().
   void write(std::string_view data);
+  /// Queues the chunks in order (Python: StreamWriter.writelines()).
   void writelines(std::initializer_list<std::string_view> chunks);
+  /// Queues each element of `chunks` in order (Python: StreamWriter.writelines()).
   template <class Range>
   requires requires(const Range& r) { std::string_view(*std::begin(r)); }
   void writelines(const Range& chunks) { transport()->writelines(chunks); }
+  /// Closes the write end after the buffered data (Python: StreamWriter.write_eof()).
   void write_eof();
+  /// Whether write_eof() is supported (false for TLS; Python: can_write_eof()).
   bool can_write_eof() const;
   /// Closes the stream (flushes first). Follow with wait_closed().
+  /// Python: StreamWriter.close().
   void close();
+  /// Whether close() was called or the connection is closing (Python:
+  /// StreamWriter.is_closing()).
   bool is_closing() const;
   /// Waits until the connection is closed; throws the error it was lost with, if any.
+  /// Python: StreamWriter.wait_closed().
   Coro<void> wait_closed();
   /// Waits until the write buffer is below the low water mark (flow control). Throws the
   /// reader's error, or ConnectionResetError("Connection lost") once the connection is gone.
+  /// Python: StreamWriter.drain().
   Coro<void> drain();
+  /// The transport's information `name` ("peername", "sockname", "socket", "sslcontext",
+  /// ...), empty when unknown (Python: StreamWriter.get_extra_info()).
   std::any get_extra_info(std::string_view name) const;
+  /// get_extra_info(name) as a T, or nullopt when absent or of another type.
+  /// Python: StreamWriter.get_extra_info(), typed.
   template <class T>
   std::optional<T> extra(std::string_view name) const {
     return transport()->template extra<T>(name);
@@ -236,7 +268,10 @@ class StreamWriter {
   /// The underlying transport (Python: writer.transport).
   const std::shared_ptr<Transport>& transport() const;
 
+  /// Whether this handle refers to a stream.
   explicit operator bool() const noexcept { return static_cast<bool>(impl_); }
+  /// Internal: the shared state.
+  /// C++ only (no Python counterpart).
   const std::shared_ptr<detail::StreamWriterImpl>& impl() const noexcept { return impl_; }
 
  private:
@@ -276,6 +311,7 @@ Coro<Server> start_unix_server(ClientConnectedCallback client_connected_cb, std:
 /// make_stream_reader_protocol(reader) is a Protocol that feeds `reader`.
 std::shared_ptr<Protocol> make_stream_reader_protocol(StreamReader reader);
 /// A StreamWriter over `transport` whose protocol came from make_stream_reader_protocol().
+/// Python: StreamWriter(transport, protocol, reader, loop).
 StreamWriter make_stream_writer(std::shared_ptr<Transport> transport,
                                 std::shared_ptr<Protocol> protocol,
                                 std::optional<StreamReader> reader);

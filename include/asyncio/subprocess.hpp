@@ -90,6 +90,7 @@ namespace asyncio {
 /// None, or a file descriptor).
 class Stdio {
  public:
+  /// What the child's stream is connected to.
   enum class Kind : std::uint8_t {
     Default,  ///< not given: PIPE for subprocess_exec/shell, INHERIT for create_subprocess_*
     Inherit,  ///< the child shares this process's fd (Python: None)
@@ -99,12 +100,18 @@ class Stdio {
     Fd,       ///< a copy of one of this process's open fds
   };
   constexpr Stdio() noexcept = default;
+  /// One of the Kind choices (PIPE, DEVNULL, STDOUT and INHERIT are such values).
   constexpr Stdio(Kind kind) noexcept : kind_(kind) {}  // NOLINT: implicit by design
   /// The child gets a copy of `fd`, an open fd of this process (Python: passing an int).
   constexpr Stdio(int fd) noexcept : kind_(Kind::Fd), fd_(fd) {}  // NOLINT
 
+  /// The choice made.
+  /// C++ only (no Python counterpart).
   constexpr Kind kind() const noexcept { return kind_; }
+  /// The fd for Kind::Fd, else -1.
+  /// C++ only (no Python counterpart).
   constexpr int fd() const noexcept { return fd_; }
+  /// Same kind and fd.
   friend constexpr bool operator==(Stdio, Stdio) noexcept = default;
 
  private:
@@ -114,9 +121,9 @@ class Stdio {
 
 /// Python: subprocess.PIPE, DEVNULL, STDOUT; INHERIT is Python's None.
 inline constexpr Stdio PIPE{Stdio::Kind::Pipe};
-inline constexpr Stdio DEVNULL{Stdio::Kind::DevNull};
-inline constexpr Stdio STDOUT{Stdio::Kind::Stdout};
-inline constexpr Stdio INHERIT{Stdio::Kind::Inherit};
+inline constexpr Stdio DEVNULL{Stdio::Kind::DevNull};  ///< Python: subprocess.DEVNULL.
+inline constexpr Stdio STDOUT{Stdio::Kind::Stdout};    ///< Python: subprocess.STDOUT.
+inline constexpr Stdio INHERIT{Stdio::Kind::Inherit};  ///< Python: None (inherit the fd).
 
 /// The keyword arguments of create_subprocess_exec() & co. Use designated initializers, in
 /// this order: `{.stdin = asyncio::PIPE, .stdout = asyncio::PIPE, .cwd = "/tmp"}`. (The member
@@ -133,8 +140,8 @@ inline constexpr Stdio INHERIT{Stdio::Kind::Inherit};
 /// are written: `co_await create_subprocess_exec("pwd", {}, {.cwd = "/tmp"})`. A trivially
 /// destructible aggregate is immune.
 struct SubprocessOptions {
-  Stdio stdin{};
-  Stdio stdout{};
+  Stdio stdin{};   ///< the child's fd 0 (Python: stdin=)
+  Stdio stdout{};  ///< the child's fd 1 (Python: stdout=)
   Stdio stderr{};  ///< may be STDOUT (into the same place as stdout)
   /// Working directory of the child; a relative program path is resolved from it.
   std::optional<std::string_view> cwd{};
@@ -185,6 +192,7 @@ struct SpawnOptions {
 }  // namespace detail
 
 /// This process's environment as a map, to copy and extend for SubprocessOptions::env.
+/// Python: os.environ.
 std::map<std::string, std::string> current_environment();
 
 /// No such process (Python: ProcessLookupError, ESRCH): signalling a process whose
@@ -207,19 +215,23 @@ class SubprocessTransport;
 class SubprocessProtocol : public BaseProtocol {
  public:
   /// The child runs; `transport` is its SubprocessTransport (valid until connection_lost()).
+  /// Python: SubprocessProtocol.connection_made().
   virtual void connection_made(SubprocessTransport& transport) { (void)transport; }
   /// The child wrote to its stdout (fd 1) or stderr (fd 2). `data` is valid during the call
   /// only (Protocol::as_chars(data) views it as characters).
+  /// Python: SubprocessProtocol.pipe_data_received().
   virtual void pipe_data_received(int fd, std::span<const std::byte> data) {
     (void)fd;
     (void)data;
   }
   /// One of the child's pipes closed (EOF, close(), or an error in `exc`).
+  /// Python: SubprocessProtocol.pipe_connection_lost().
   virtual void pipe_connection_lost(int fd, std::exception_ptr exc) {
     (void)fd;
     (void)exc;
   }
   /// The child exited; its return code is transport.get_returncode().
+  /// Python: SubprocessProtocol.process_exited().
   virtual void process_exited() {}
 };
 
@@ -227,16 +239,21 @@ class SubprocessProtocol : public BaseProtocol {
 /// BaseTransport). Held by std::shared_ptr. Only the loop's thread may use it.
 class SubprocessTransport : public BaseTransport {
  public:
+  /// The child's process id (Python: SubprocessTransport.get_pid()).
   virtual pid_t get_pid() const noexcept = 0;
   /// The exit code, -N if killed by signal N; nullopt while the child runs.
+  /// Python: SubprocessTransport.get_returncode().
   virtual std::optional<int> get_returncode() const noexcept = 0;
   /// The transport of the child's fd 0 (a WritePipeTransport), 1 or 2 (ReadPipeTransports)
   /// when that stream is a PIPE; else nullptr.
+  /// Python: SubprocessTransport.get_pipe_transport().
   virtual PipeTransport* get_pipe_transport(int fd) const noexcept = 0;
   /// Sends `sig` to the child. Does nothing if the child has exited (its pid may be reused).
   /// Throws ProcessLookupError once the transport has finished (Python: _check_proc()).
   virtual void send_signal(int sig) = 0;
+  /// send_signal(SIGTERM) (Python: SubprocessTransport.terminate()).
   void terminate() { send_signal(SIGTERM); }
+  /// send_signal(SIGKILL) (Python: SubprocessTransport.kill()).
   void kill() { send_signal(SIGKILL); }
   /// Waits until the child has exited and returns its return code (Python: the private
   /// _wait() behind Process.wait(): immediate if the code is known, else it waits until the
@@ -367,10 +384,11 @@ class Process {
   /// None): `co_await p.stdout->readline()`, `p.stdin->write(data)`. Handles: copies share
   /// the stream. stdout/stderr readers have the `limit` of the options.
   std::optional<StreamWriter> stdin;
-  std::optional<StreamReader> stdout;
-  std::optional<StreamReader> stderr;
+  std::optional<StreamReader> stdout;  ///< The child's stdout when a PIPE (Python: proc.stdout).
+  std::optional<StreamReader> stderr;  ///< The child's stderr when a PIPE (Python: proc.stderr).
 
   /// nullopt while running; the exit code, or -N when killed by signal N.
+  /// Python: Process.returncode.
   std::optional<int> returncode() const noexcept { return transport_->get_returncode(); }
   /// Waits for the child to exit; returns returncode(). Cancellable (the child keeps running).
   /// Note (as Python): with stdout=PIPE, a child writing more than the pipe holds blocks
@@ -385,11 +403,15 @@ class Process {
   /// Sends `sig` (Python: send_signal); terminate() sends SIGTERM, kill() SIGKILL. Nothing
   /// happens if the child already exited. Throws ProcessLookupError once it is all over.
   void send_signal(int sig) const { transport_->send_signal(sig); }
+  /// Sends SIGTERM (Python: Process.terminate()).
   void terminate() const { transport_->terminate(); }
+  /// Sends SIGKILL (Python: Process.kill()).
   void kill() const { transport_->kill(); }
 
   /// The underlying transport.
+  /// Python: Process._transport.
   const std::shared_ptr<SubprocessTransport>& transport() const noexcept { return transport_; }
+  /// Whether this refers to a process (false when default-constructed).
   explicit operator bool() const noexcept { return static_cast<bool>(transport_); }
 
  private:

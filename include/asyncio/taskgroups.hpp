@@ -29,6 +29,8 @@
 
 namespace asyncio {
 
+/// A scope owning child tasks (Python: asyncio.TaskGroup). Used through task_group(), which
+/// plays the role of `async with asyncio.TaskGroup() as tg:`; see the rules above.
 class TaskGroup {
  public:
   TaskGroup() = default;
@@ -46,7 +48,11 @@ class TaskGroup {
   }
 
   // The two halves of Python's `async with` (task_group() calls them).
+  /// Binds the group to the running task (Python: TaskGroup.__aenter__). RuntimeError if
+  /// entered twice or outside a task.
   void enter();
+  /// Waits for the children; throws the ExceptionGroup of their errors, or the body's
+  /// exception (Python: TaskGroup.__aexit__). `body_exception`: what the body threw, or null.
   Coro<> exit(std::exception_ptr body_exception);
 
  private:
@@ -71,6 +77,7 @@ class TaskGroup {
 
 /// Runs `body(tg)` in a new TaskGroup and waits for all its children; returns the body's
 /// result. See the header comment for the failure and cancellation rules.
+/// Python: `async with asyncio.TaskGroup() as tg:`.
 template <class F>
 auto task_group(F body) -> Coro<typename std::invoke_result_t<F&, TaskGroup&>::value_type> {
   using T = typename std::invoke_result_t<F&, TaskGroup&>::value_type;

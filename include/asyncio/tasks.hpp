@@ -24,8 +24,9 @@ class AnyTask : public detail::FutureHandle<detail::TaskBase, void> {
   using Base = detail::FutureHandle<detail::TaskBase, void>;
 
  public:
-  using value_type = void;
+  using value_type = void;  ///< Awaiting gives no value.
   AnyTask() noexcept = default;
+  /// Internal: wraps the task's state.
   explicit AnyTask(detail::Ref<detail::TaskBase> impl) noexcept : Base(std::move(impl)) {}
 
   /// Requests cancellation (Python: Task.cancel(msg)). Returns false if the task is done.
@@ -33,13 +34,19 @@ class AnyTask : public detail::FutureHandle<detail::TaskBase, void> {
   /// it, so cancellation is a request, not a guarantee. Each call counts in cancelling().
   bool cancel(const std::string& message = {}) const { return impl_->cancel(message); }
   /// Number of cancellation requests not yet withdrawn by uncancel().
+  /// Python: Task.cancelling().
   int cancelling() const noexcept { return impl_->cancelling(); }
   /// Withdraws one cancellation request; returns the remaining count.
+  /// Python: Task.uncancel().
   int uncancel() const noexcept { return impl_->uncancel(); }
   /// "Task-N" unless named at creation or with set_name().
+  /// Python: Task.get_name().
   std::string get_name() const { return impl_->name(); }
+  /// Renames the task (Python: Task.set_name()).
   void set_name(std::string name) const { impl_->set_name(std::move(name)); }
 
+  /// `callback(AnyTask&)` runs on the loop once the task is done (Python:
+  /// Task.add_done_callback()).
   template <class F>
   CallbackId add_done_callback(F&& callback) const {
     return this->template add_done_callback_as<AnyTask>(std::forward<F>(callback));
@@ -52,23 +59,31 @@ class Task : public detail::FutureHandle<detail::TaskImpl<T>, T> {
   using Base = detail::FutureHandle<detail::TaskImpl<T>, T>;
 
  public:
-  using value_type = T;
+  using value_type = T;  ///< The coroutine's result type.
   Task() noexcept = default;
+  /// Internal: wraps the task's state (EventLoop::create_task() makes tasks).
   explicit Task(detail::Ref<detail::TaskImpl<T>> impl) noexcept : Base(std::move(impl)) {}
 
-  /// See AnyTask::cancel.
+  /// See AnyTask::cancel (Python: Task.cancel()).
   bool cancel(const std::string& message = {}) const { return this->impl_->cancel(message); }
+  /// Pending cancellation requests (Python: Task.cancelling()).
   int cancelling() const noexcept { return this->impl_->cancelling(); }
+  /// Withdraws one cancellation request; returns the remaining count (Python:
+  /// Task.uncancel()).
   int uncancel() const noexcept { return this->impl_->uncancel(); }
+  /// "Task-N" unless named (Python: Task.get_name()).
   std::string get_name() const { return this->impl_->name(); }
+  /// Renames the task (Python: Task.set_name()).
   void set_name(std::string name) const { this->impl_->set_name(std::move(name)); }
 
   /// `callback(Task<T>&)` runs on the loop once the task is done.
+  /// Python: Task.add_done_callback().
   template <class F>
   CallbackId add_done_callback(F&& callback) const {
     return this->template add_done_callback_as<Task>(std::forward<F>(callback));
   }
 
+  /// The same task, type-erased.
   operator AnyTask() const noexcept {
     return AnyTask(detail::Ref<detail::TaskBase>(this->impl_.get()));
   }
@@ -91,6 +106,7 @@ Task<T> create_task(Coro<T> coro, std::string name = {}) {
 AnyTask current_task();
 /// The loop's tasks that are not done yet (Python: asyncio.all_tasks()).
 std::vector<AnyTask> all_tasks();
+/// The tasks of `loop` that are not done yet (Python: asyncio.all_tasks(loop)).
 std::vector<AnyTask> all_tasks(EventLoop& loop);
 
 namespace detail {
@@ -187,6 +203,7 @@ inline detail::SleepAwaiter<void> sleep(Duration delay) {
   return detail::SleepAwaiter<void>(delay, {});
 }
 /// As sleep(delay), then returns `result`.
+/// Python: asyncio.sleep(delay, result).
 template <class T>
 detail::SleepAwaiter<std::decay_t<T>> sleep(Duration delay, T&& result) {
   detail::ValueSlot<std::decay_t<T>> slot;

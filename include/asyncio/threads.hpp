@@ -258,6 +258,7 @@ Future<T> wrap_future(const ConcurrentFuture<T>& future, EventLoop& loop) {
   return detail::wrap_future(future, loop, /*move_value=*/false);
 }
 /// wrap_future on the running loop.
+/// Python: asyncio.wrap_future().
 template <class T>
 Future<T> wrap_future(const ConcurrentFuture<T>& future) {
   return detail::wrap_future(future, get_running_loop(), /*move_value=*/false);

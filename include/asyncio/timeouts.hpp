@@ -34,17 +34,23 @@ class Timeout {
   ~Timeout() { handle_.cancel(); }
 
   /// The current deadline, or nullopt.
+  /// Python: Timeout.when().
   std::optional<double> when() const noexcept { return when_; }
   /// Moves the deadline (nullopt removes it). Only inside the scope, before it expires;
   /// otherwise throws RuntimeError. A deadline in the past expires on the next iteration.
+  /// Python: Timeout.reschedule().
   void reschedule(std::optional<double> when);
   /// Whether the deadline passed and the scope's task was cancelled because of it.
+  /// Python: Timeout.expired().
   bool expired() const noexcept { return state_ == State::Expiring || state_ == State::Expired; }
 
   // The two halves of Python's `async with` (public for custom scopes; timeout() calls them).
+  /// Binds the scope to the running task and arms the deadline (Python:
+  /// Timeout.__aenter__).
   void enter();
   /// `body_exception`: what the body threw (null if none). Throws TimeoutError when the
   /// body's CancelledError was this timeout's doing.
+  /// Python: Timeout.__aexit__.
   void exit(const std::exception_ptr& body_exception);
 
  private:
@@ -118,12 +124,14 @@ inline std::optional<double> deadline_after(std::optional<Duration> delay) {
 
 /// Runs `body` (a Coro, or a callable returning one, optionally taking Timeout&) with a
 /// deadline `delay` from now; nullopt means none. Throws TimeoutError if it expires.
+/// Python: `async with asyncio.timeout(delay):`.
 template <class B>
 auto timeout(std::optional<Duration> delay, B body) {
   return detail::run_with_timeout(detail::deadline_after(delay), std::move(body));
 }
 
 /// As timeout(), with an absolute deadline on the loop.time() clock.
+/// Python: `async with asyncio.timeout_at(when):`.
 template <class B>
 auto timeout_at(std::optional<double> when, B body) {
   return detail::run_with_timeout(when, std::move(body));

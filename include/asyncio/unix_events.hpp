@@ -53,13 +53,13 @@
 // handler with its own loop.add_signal_handler(SIGINT, ...) meanwhile. Then, as usual, the
 // Runner's close() (asyncio::run() calls it) cancels the remaining tasks and closes the loop.
 //
-//   int main() {
-//     try {
-//       asyncio::run(amain());
-//     } catch (const asyncio::KeyboardInterrupt&) {
-//       return 130;  // the shell convention for "interrupted by SIGINT"
-//     }
-//   }
+//   int main() { return asyncio::run_main(amain()); }  // asyncio/runners.hpp
+//
+// run_main() ends the program as CPython does after an uncaught KeyboardInterrupt: it flushes
+// stdout, prints "KeyboardInterrupt" on stderr and dies of SIGINT (a shell shows status 130).
+//
+// A loop run by hand (run_forever()/run_until_complete() in the main thread, SIGINT at its
+// default disposition) turns Ctrl-C into KeyboardInterrupt too; see EventLoop::run_forever.
 //
 // Pipe transports (Python: _UnixReadPipeTransport, _UnixWritePipeTransport,
 // loop.connect_read_pipe/connect_write_pipe) are in asyncio/unix_pipes.hpp.
@@ -90,6 +90,8 @@ namespace asyncio {
 /// std::exception&)` never swallows an interrupt.
 class KeyboardInterrupt {
  public:
+  /// "asyncio::KeyboardInterrupt", for symmetry with std::exception.
+  /// C++ only (Python: str(KeyboardInterrupt()) is empty).
   const char* what() const noexcept { return "asyncio::KeyboardInterrupt"; }
 };
 

@@ -53,30 +53,40 @@ class PipeTransport : public Transport, private detail::IoHandler, private detai
   /// The pipe's fd (Python: get_extra_info('pipe').fileno()); -1 once closed.
   int fileno() const noexcept { return fd_; }
   /// "pipe": the fd (int) while open.
+  /// Python: _UnixReadPipeTransport/_UnixWritePipeTransport.get_extra_info().
   std::any get_extra_info(std::string_view name) const override;
+  /// Python: is_closing() of the pipe transports.
   bool is_closing() const noexcept override { return closing_; }
   /// Replaces the protocol; it must be an asyncio::Protocol (else ValueError).
+  /// Python: set_protocol() of the pipe transports.
   void set_protocol(std::shared_ptr<BaseProtocol> protocol) override;
   /// The protocol; null once connection_lost() was delivered.
+  /// Python: get_protocol() of the pipe transports.
   std::shared_ptr<BaseProtocol> get_protocol() const override;
 
  protected:
+  /// Adopts `fd` (non-blocking) on `loop`; `protocol` receives the events, `owner` keeps it
+  /// alive (null when the subprocess transport owns it).
   PipeTransport(EventLoop& loop, int fd, Protocol* protocol, std::shared_ptr<BaseProtocol> owner);
 
   /// Sets what the loop watches the fd for (false, false: nothing).
+  /// C++ only: internal (Python: loop._add_reader/_add_writer).
   void watch(bool readable, bool writable);
   /// Schedules connection_lost(exc) on the loop (Python: call_soon(_call_connection_lost)).
   void schedule_connection_lost(std::exception_ptr exc);
   /// Calls the protocol's connection_lost(exc), then closes the fd.
+  /// Python: _call_connection_lost() of the pipe transports.
   void call_connection_lost(std::exception_ptr exc) noexcept;
   /// Reports the exception being handled, thrown by the protocol's `method`.
+  /// C++ only: internal (Python: _fatal_error's logging).
   void report_protocol_error(const char* method) noexcept;
 
-  EventLoop* loop_;  // null once the loop closed
-  int fd_;
-  Protocol* protocol_;
-  std::shared_ptr<BaseProtocol> protocol_owner_;  // null for the subprocess transport's own
-  bool closing_ = false;
+  EventLoop* loop_;     ///< The loop; null once the loop closed.
+  int fd_;              ///< The pipe's fd; -1 once closed.
+  Protocol* protocol_;  ///< Receives the events; null once connection_lost() was delivered.
+  /// Keeps protocol_ alive; null for the subprocess transport's own protocols.
+  std::shared_ptr<BaseProtocol> protocol_owner_;
+  bool closing_ = false;  ///< close() or abort() was called, or the pipe failed.
 
  private:
   friend struct detail::PipeAccess;
@@ -93,21 +103,28 @@ class ReadPipeTransport final : public PipeTransport {
   /// Largest read per readiness event (Python: max_size).
   static constexpr std::size_t max_size = 256 * 1024;
 
+  /// Python: _UnixReadPipeTransport.is_reading().
   bool is_reading() const noexcept override { return !paused_ && !closing_; }
   /// Stops reading until resume_reading() (the kernel pipe buffer then fills up and the
   /// writer blocks: back-pressure). No-op if already paused or closing.
+  /// Python: _UnixReadPipeTransport.pause_reading().
   void pause_reading() override;
   void resume_reading() override;
   /// Stops reading; connection_lost(nullptr) follows. Idempotent.
+  /// Python: _UnixReadPipeTransport.close().
   void close() override;
   /// Same as close() for a read pipe.
+  /// C++ only (Python's read pipe transport has no abort()).
   void abort() override { close(); }
 
   /// Not a write transport: write() throws RuntimeError; the rest is inert.
+  /// C++ only (Python's read pipe transport has no write()).
   using Transport::write;
   void write(std::span<const std::byte> data) override;
+  /// C++ only (Python's read pipe transport has no write_eof()).
   void write_eof() override {}
   bool can_write_eof() const noexcept override { return false; }
+  /// C++ only (Python's read pipe transport has no write buffer).
   std::size_t get_write_buffer_size() const noexcept override { return 0; }
   std::pair<std::size_t, std::size_t> get_write_buffer_limits() const noexcept override {
     return {0, 0};
@@ -134,15 +151,19 @@ class WritePipeTransport final : public PipeTransport {
   void write(std::span<const std::byte> data) override;
   bool can_write_eof() const noexcept override { return true; }
   /// Closes the pipe once the buffer is flushed (the reader then sees EOF).
+  /// Python: _UnixWritePipeTransport.write_eof().
   void write_eof() override;
   /// Same as write_eof() (Python: close() of a write pipe flushes first).
   void close() override;
   /// Closes at once, dropping the buffer.
+  /// Python: _UnixWritePipeTransport.abort().
   void abort() override;
+  /// Python: _UnixWritePipeTransport.get_write_buffer_size().
   std::size_t get_write_buffer_size() const noexcept override {
     return buffer_.size() - buffer_offset_;
   }
   /// {low, high} water marks (as Transport::get_write_buffer_limits).
+  /// Python: _UnixWritePipeTransport.get_write_buffer_limits().
   std::pair<std::size_t, std::size_t> get_write_buffer_limits() const noexcept override {
     return {low_water_, high_water_};
   }
@@ -152,7 +173,9 @@ class WritePipeTransport final : public PipeTransport {
                                std::optional<std::size_t> low = std::nullopt) override;
 
   /// Not a read transport: never reads.
+  /// C++ only (Python's write pipe transport has no is_reading()).
   bool is_reading() const noexcept override { return false; }
+  /// C++ only (Python's write pipe transport has no pause_reading()).
   void pause_reading() override {}
   void resume_reading() override {}
 

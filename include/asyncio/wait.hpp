@@ -17,16 +17,20 @@
 
 namespace asyncio {
 
+/// When wait() returns (Python: asyncio.FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED).
 enum class ReturnWhen { FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED };
+/// As soon as one finishes (Python: asyncio.FIRST_COMPLETED).
 inline constexpr ReturnWhen FIRST_COMPLETED = ReturnWhen::FIRST_COMPLETED;
+/// When one raises, or all finish (Python: asyncio.FIRST_EXCEPTION).
 inline constexpr ReturnWhen FIRST_EXCEPTION = ReturnWhen::FIRST_EXCEPTION;
+/// When all finish (Python: asyncio.ALL_COMPLETED).
 inline constexpr ReturnWhen ALL_COMPLETED = ReturnWhen::ALL_COMPLETED;
 
 /// The (done, pending) pair wait() returns; usable with structured bindings.
 template <class H>
 struct WaitResult {
-  std::vector<H> done;
-  std::vector<H> pending;
+  std::vector<H> done;     ///< The awaitables that finished.
+  std::vector<H> pending;  ///< Those still running (wait() does not cancel them).
 };
 
 namespace detail {
@@ -217,6 +221,7 @@ Coro<WaitResult<H>> wait(std::vector<H> fs, std::optional<Duration> timeout,
                          ReturnWhen return_when = ALL_COMPLETED) {
   return detail::wait_impl(std::move(fs), timeout, return_when);
 }
+/// wait() without a timeout (Python: asyncio.wait(fs, return_when=...)).
 template <class H>
 Coro<WaitResult<H>> wait(std::vector<H> fs, ReturnWhen return_when = ALL_COMPLETED) {
   return detail::wait_impl(std::move(fs), std::nullopt, return_when);
