@@ -26,9 +26,7 @@ asyncio::Coro<> amain() {
   std::printf("tls: verify_mode=%s check_hostname=%s\n",
               ctx->verify_mode() == asyncio::VerifyMode::CERT_REQUIRED ? "CERT_REQUIRED" : "other",
               ctx->check_hostname() ? "true" : "false");
-}
-
-int main() {
-  asyncio::run(amain());
   std::puts("done");
 }
+
+int main() { return asyncio::run_main(amain()); }
