@@ -25,7 +25,6 @@ SockAddr::SockAddr(const sockaddr* sa, socklen_t len) noexcept {
 }
 
 SockAddr SockAddr::inet(std::string_view ip, std::uint16_t port) {
-  SockAddr a;
   std::string text(ip);
   sockaddr_in v4{};
   if (::inet_pton(AF_INET, text.c_str(), &v4.sin_addr) == 1) {

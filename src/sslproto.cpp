@@ -85,10 +85,7 @@ class SSLProtocol final : public BufferedProtocol,
               std::shared_ptr<SSLContext> context, Future<void> waiter, bool server_side,
               std::optional<std::string> server_hostname, bool call_connection_made,
               std::optional<Duration> handshake_timeout, std::optional<Duration> shutdown_timeout)
-      : loop_(&loop),
-        context_(std::move(context)),
-        waiter_(std::move(waiter)),
-        server_side_(server_side) {
+      : loop_(&loop), context_(std::move(context)), waiter_(std::move(waiter)) {
     handshake_timeout_ = handshake_timeout ? handshake_timeout->count() : kSslHandshakeTimeout;
     if (handshake_timeout_ <= 0) {
       throw ValueError("ssl_handshake_timeout should be a positive number, got " +
@@ -660,7 +657,6 @@ class SSLProtocol final : public BufferedProtocol,
   EventLoop* loop_;
   std::shared_ptr<SSLContext> context_;
   Future<void> waiter_;
-  bool server_side_;
   SSL* ssl_ = nullptr;
   BIO* in_ = nullptr;
   BIO* out_ = nullptr;
