@@ -172,11 +172,14 @@ TEST(StreamReaderRaceTest, LimitCheckedAgainstTheBufferWhenTheReaderRuns) {
 }
 
 // Python's read(-1) is a loop of read(limit) until one returns b"": when another reader took
-// the data A was woken for, A returns b"" (before EOF).
+// the data A was woken for, A returns b"" at once, before EOF (the old code waited for EOF).
 TEST(StreamReaderRaceTest, ReadAllEndsWhenWokenDataWasTaken) {
-  auto o = nettest::run(race(1 << 16, read_all, read_n<100>, {"abc"}, true));
+  auto o = nettest::run(race(1 << 16, read_all, read_n<100>, {"abc"}));
   EXPECT_EQ(o.b, "abc");
   EXPECT_EQ(o.a, "");
+  auto o2 = nettest::run(race(1 << 16, read_all, read_n<2>, {"abc", "de"}, true));
+  EXPECT_EQ(o2.b, "ab");
+  EXPECT_EQ(o2.a, "cde");
 }
 
 // Python: a cancelled reader keeps the waiter slot until its task runs (its `finally`), so a
