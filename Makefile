@@ -91,7 +91,10 @@ fuzz-merge: fuzz-build
 
 fuzz-ci: fuzz-build
 	for t in $(FUZZ_TARGETS); do \
-	  $(FUZZ_ENV) $(FUZZ_BIN)/$$t $(FUZZ_FLAGS) fuzz/corpus/$$t/*; \
+	  mkdir -p build/fuzz; \
+	  $(FUZZ_ENV) $(FUZZ_BIN)/$$t $(FUZZ_FLAGS) fuzz/corpus/$$t/* > build/fuzz/replay-$$t.log 2>&1 \
+	    || { tail -n 80 build/fuzz/replay-$$t.log; echo "fuzz-ci: $$t failed on the committed corpus"; exit 1; }; \
+	  echo "fuzz-ci: $$t: committed corpus replayed ($$(ls fuzz/corpus/$$t | wc -l) inputs)"; \
 	  rm -rf build/fuzz/ci-corpus/$$t; mkdir -p build/fuzz/ci-corpus/$$t build/fuzz/artifacts; \
 	  $(FUZZ_ENV) $(FUZZ_BIN)/$$t $(FUZZ_FLAGS) -max_total_time=$(FUZZ_CI_SECONDS) \
 	    -artifact_prefix=build/fuzz/artifacts/$$t- build/fuzz/ci-corpus/$$t fuzz/corpus/$$t; \
