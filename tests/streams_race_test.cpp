@@ -65,7 +65,10 @@ Coro<Outcome> race(std::size_t limit, ReadFn a, ReadFn b, std::vector<std::strin
     tb.cancel();
     co_return Outcome{"pending", "pending", r.buffered_size()};
   }
-  co_return Outcome{co_await ta, co_await tb, r.buffered_size()};
+  // Named first: GCC 12 double-destroys aggregate temporaries inside a co_await expression.
+  std::string a_result = co_await ta;
+  std::string b_result = co_await tb;
+  co_return Outcome{std::move(a_result), std::move(b_result), r.buffered_size()};
 }
 
 Coro<std::string> readline(StreamReader r) {
