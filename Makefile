@@ -13,11 +13,11 @@ CLANG_FORMAT ?= clang-format
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-FORMAT_DIRS := $(wildcard include src tests examples bench)
+FORMAT_DIRS := $(wildcard include src tests examples bench fuzz)
 FORMAT_FIND := $(if $(FORMAT_DIRS),find $(FORMAT_DIRS) -type f \( -name '*.hpp' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' \) -not -path '*/build/*' -print0,printf '')
 
 .PHONY: all deps build demo test test-debug test-asan test-tsan clang bench format format-check clean \
-        package consumer-test
+        package consumer-test fuzz-build fuzz fuzz-ci fuzz-merge
 .PHONY: test-clang test-clang-asan docs docs-check
 
 all: build
@@ -106,6 +106,47 @@ bench: deps
 	else \
 	  echo "bench suite not yet built (scripts/bench.sh is missing)"; \
 	fi
+
+# ---- Fuzzing (libFuzzer + ASan, clang++; see fuzz/README.md) -------------------------------
+# `make fuzz` runs each target FUZZ_SECONDS (new inputs go to build/fuzz/corpus/<target>, crash
+# inputs to build/fuzz/artifacts/); `make fuzz-merge` folds the grown corpus into the committed
+# fuzz/corpus/<target> (minimized, -merge=1); `make fuzz-ci` replays the committed corpus, then
+# fuzzes each target FUZZ_CI_SECONDS. A crash, leak, hang (-timeout) or model mismatch exits
+# non-zero.
+FUZZ_TARGETS := stream_reader_fuzz tls_record_fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_CI_SECONDS ?= 45
+FUZZ_BIN := build/fuzz/fuzz
+FUZZ_ENV := ASAN_OPTIONS=detect_leaks=1
+FUZZ_FLAGS := -timeout=30 -rss_limit_mb=4096 -print_final_stats=1
+
+fuzz-build: deps
+	$(CMAKE) --preset fuzz
+	$(CMAKE) --build --preset fuzz -j $(JOBS)
+
+fuzz: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t build/fuzz/artifacts; \
+	  $(FUZZ_ENV) $(FUZZ_BIN)/$$t $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=build/fuzz/artifacts/$$t- build/fuzz/corpus/$$t fuzz/corpus/$$t; \
+	done
+
+fuzz-merge: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t; \
+	  $(FUZZ_ENV) $(FUZZ_BIN)/$$t -merge=1 fuzz/corpus/$$t build/fuzz/corpus/$$t; \
+	done
+
+fuzz-ci: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz; \
+	  $(FUZZ_ENV) $(FUZZ_BIN)/$$t $(FUZZ_FLAGS) fuzz/corpus/$$t/* > build/fuzz/replay-$$t.log 2>&1 \
+	    || { tail -n 80 build/fuzz/replay-$$t.log; echo "fuzz-ci: $$t failed on the committed corpus"; exit 1; }; \
+	  echo "fuzz-ci: $$t: committed corpus replayed ($$(ls fuzz/corpus/$$t | wc -l) inputs)"; \
+	  rm -rf build/fuzz/ci-corpus/$$t; mkdir -p build/fuzz/ci-corpus/$$t build/fuzz/artifacts; \
+	  $(FUZZ_ENV) $(FUZZ_BIN)/$$t $(FUZZ_FLAGS) -max_total_time=$(FUZZ_CI_SECONDS) \
+	    -artifact_prefix=build/fuzz/artifacts/$$t- build/fuzz/ci-corpus/$$t fuzz/corpus/$$t; \
+	done
 
 format:
 	$(FORMAT_FIND) | xargs -0 -r $(CLANG_FORMAT) -i

@@ -13,6 +13,42 @@
 namespace asyncio {
 namespace detail {
 
+class StreamReaderImpl;
+
+/// Python's StreamReader._wait_for_data(): suspends the read coroutine until feed_data(),
+/// feed_eof() or set_exception() (a leaf awaiter, docs/internals.md). The read methods are
+/// loops around it that re-examine the buffer each time the task runs again (as CPython's),
+/// because other readers may have consumed data between the wake-up and the resumption.
+/// Invariant: the reader's waiter slot is released only by its owner (see ~StreamWaitAwaiter).
+class StreamWaitAwaiter final : public Suspension {
+ public:
+  StreamWaitAwaiter(StreamReaderImpl& reader, const char* func_name) noexcept
+      : reader_(&reader), func_name_(func_name) {}
+  StreamWaitAwaiter(const StreamWaitAwaiter&) = delete;
+  StreamWaitAwaiter& operator=(const StreamWaitAwaiter&) = delete;
+  ~StreamWaitAwaiter();
+
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h);
+  void await_resume();
+  bool cancel_awaited(const std::string& message) override;
+
+ private:
+  friend class StreamReaderImpl;
+  enum class State : std::uint8_t { Idle, Waiting, Woken, Cancelled };
+  /// Python's _wakeup_waiter() / set_exception(): frees the slot and wakes the task unless
+  /// it was cancelled already.
+  void notify(std::exception_ptr exc) noexcept;
+  void release() noexcept;
+
+  StreamReaderImpl* reader_;
+  const char* func_name_;
+  State state_ = State::Idle;
+  std::exception_ptr error_;  // set_exception()'s error, thrown by await_resume()
+  TaskBase* task_ = nullptr;
+  std::string cancel_message_;
+};
+
 // ---- StreamReaderImpl ------------------------------------------------------------------------
 
 class StreamReaderImpl {
@@ -25,8 +61,13 @@ class StreamReaderImpl {
   const char* data() const noexcept { return buf_.data() + head_; }
   std::string_view view() const noexcept { return {data(), size()}; }
 
-  /// Removes and returns the first `n` buffered bytes (n <= size()).
+  /// Removes and returns the first `n` buffered bytes. Callers compute `n` from the buffer as
+  /// it is now; asking for more is a logic error, reported rather than read out of bounds.
   std::string take(std::size_t n) {
+    if (n > size()) {
+      throw std::logic_error("StreamReader: take(" + std::to_string(n) + ") with only " +
+                             std::to_string(size()) + " bytes buffered");
+    }
     std::string out;
     if (n == size() && head_ == 0) {
       out = std::move(buf_);  // hand the whole buffer over: no copy
@@ -42,7 +83,7 @@ class StreamReaderImpl {
     return out;
   }
   void drop(std::size_t n) noexcept {
-    head_ += n;
+    head_ += std::min(n, size());
     if (head_ >= buf_.size()) {
       buf_.clear();
       head_ = 0;
@@ -61,12 +102,8 @@ class StreamReaderImpl {
       head_ = 0;
     }
     buf_.append(data);
-    bool waiting = false;
-    if (waiter_) {
-      waiter_->notify(false);
-      waiting = waiter_ != nullptr;  // still waiting for more: do not pause (Python resumes)
-    }
-    if (transport_ && !paused_ && !waiting && size() > 2 * limit_) {
+    if (waiter_) waiter_->notify(nullptr);  // the reader re-examines the buffer when it runs
+    if (transport_ && !paused_ && size() > 2 * limit_) {
       transport_->pause_reading();
       paused_ = true;
     }
@@ -74,12 +111,12 @@ class StreamReaderImpl {
 
   void feed_eof() {
     eof_ = true;
-    if (waiter_) waiter_->notify(false);
+    if (waiter_) waiter_->notify(nullptr);
   }
 
   void set_exception(std::exception_ptr exc) {
     exception_ = std::move(exc);
-    if (waiter_) waiter_->notify(true);
+    if (waiter_) waiter_->notify(exception_);
   }
 
   void maybe_resume_transport() {
@@ -90,7 +127,7 @@ class StreamReaderImpl {
   }
 
   /// Python's _wait_for_data prologue.
-  void begin_wait(StreamReadAwaiter* w, const char* func_name) {
+  void begin_wait(StreamWaitAwaiter* w, const char* func_name) {
     if (waiter_) {
       throw RuntimeError(std::string(func_name) +
                          "() called while another coroutine is already waiting for incoming data");
@@ -110,166 +147,157 @@ class StreamReaderImpl {
   bool paused_ = false;
   std::exception_ptr exception_;
   std::shared_ptr<Transport> transport_;
-  StreamReadAwaiter* waiter_ = nullptr;
+  /// Python's _waiter: the coroutine waiting for data. Cleared by a wake-up (feed_data,
+  /// feed_eof, set_exception) and by its owner, never by another reader.
+  StreamWaitAwaiter* waiter_ = nullptr;
 };
 
-// ---- StreamReadAwaiter -----------------------------------------------------------------------
+// ---- StreamWaitAwaiter -----------------------------------------------------------------------
 
-namespace {
-const char* func_name(StreamReadAwaiter::Kind k) {
-  switch (k) {
-    case StreamReadAwaiter::Kind::Read:
-    case StreamReadAwaiter::Kind::ReadAll:
-      return "read";
-    case StreamReadAwaiter::Kind::ReadExactly:
-      return "readexactly";
-    case StreamReadAwaiter::Kind::ReadUntil:
-    case StreamReadAwaiter::Kind::ReadLine:
-      return "readuntil";
-  }
-  return "read";
-}
-}  // namespace
-
-StreamReadAwaiter::~StreamReadAwaiter() {
-  if (state_ == State::Waiting && reader_->waiter_ == this) reader_->waiter_ = nullptr;
+StreamWaitAwaiter::~StreamWaitAwaiter() {
+  release();
 }
 
-StreamReadAwaiter::Scan StreamReadAwaiter::scan() {
-  StreamReaderImpl& r = *reader_;
-  switch (kind_) {
-    case Kind::Read:
-      return (r.size() > 0 || r.eof_) ? Scan::Ready : Scan::NeedMore;
-    case Kind::ReadAll:
-      return r.eof_ ? Scan::Ready : Scan::NeedMore;
-    case Kind::ReadExactly:
-      return (r.size() >= static_cast<std::size_t>(n_) || r.eof_) ? Scan::Ready : Scan::NeedMore;
-    case Kind::ReadUntil:
-    case Kind::ReadLine: {
-      // Python's readuntil loop: `offset_` bytes from the start are known not to begin the
-      // separator; stop when it is found, the limit is exceeded, or at EOF.
-      if (isep_ != std::string_view::npos) return Scan::Ready;
-      std::size_t seplen = separator_.size();
-      std::size_t buflen = r.size();
-      if (buflen >= offset_ + seplen) {
-        isep_ = r.view().find(separator_, offset_);
-        if (isep_ != std::string_view::npos) return Scan::Ready;
-        offset_ = buflen + 1 - seplen;
-        if (offset_ > r.limit_) return Scan::Ready;  // LimitOverrunError
-      }
-      return r.eof_ ? Scan::Ready : Scan::NeedMore;
-    }
-  }
-  return Scan::Ready;
+void StreamWaitAwaiter::release() noexcept {
+  if (reader_->waiter_ == this) reader_->waiter_ = nullptr;
 }
 
-bool StreamReadAwaiter::await_ready() {
-  StreamReaderImpl& r = *reader_;
-  if (kind_ == Kind::ReadUntil || kind_ == Kind::ReadLine) {
-    if (separator_.empty()) throw ValueError("Separator should be at least one-byte string");
-  }
-  if (r.exception_) return true;
-  if ((kind_ == Kind::Read || kind_ == Kind::ReadExactly) && n_ == 0) return true;
-  return scan() == Scan::Ready;
-}
-
-void StreamReadAwaiter::await_suspend(std::coroutine_handle<> h) {
+void StreamWaitAwaiter::await_suspend(std::coroutine_handle<> h) {
   TaskBase& task = current_task_for("read from a stream");
-  reader_->begin_wait(this, func_name(kind_));
+  reader_->begin_wait(this, func_name_);
   task_ = &task;
   state_ = State::Waiting;
   task.suspend(h, this);
 }
 
-void StreamReadAwaiter::notify(bool exception) noexcept {
-  if (state_ != State::Waiting) return;
-  if (!exception && scan() == Scan::NeedMore) return;
-  by_exception_ = exception;
-  state_ = State::Woken;
+void StreamWaitAwaiter::notify(std::exception_ptr exc) noexcept {
   reader_->waiter_ = nullptr;
+  if (state_ != State::Waiting) return;  // cancelled: the task is scheduled already
+  error_ = std::move(exc);
+  state_ = State::Woken;
   task_->wake();
 }
 
-bool StreamReadAwaiter::cancel_awaited(const std::string& message) {
+bool StreamWaitAwaiter::cancel_awaited(const std::string& message) {
   if (state_ != State::Waiting) return false;
-  if (reader_->waiter_ == this) reader_->waiter_ = nullptr;
+  // As Python's cancelled _waiter future, the slot stays taken until the task runs (another
+  // reader gets RuntimeError meanwhile) or new data/EOF/an exception frees it.
   state_ = State::Cancelled;
   cancel_message_ = message;
   task_->wake();
   return true;
 }
 
-std::string StreamReadAwaiter::await_resume() {
+void StreamWaitAwaiter::await_resume() {
+  release();  // Python's `finally: self._waiter = None`, but only if the slot is still ours
   if (state_ == State::Cancelled) {
     task_->consume_must_cancel();  // the first cancellation's message wins (CPython)
     throw CancelledError(std::move(cancel_message_));
   }
-  if (task_) task_->throw_if_must_cancel();
-  if (by_exception_) std::rethrow_exception(reader_->exception_);
-  return complete();
+  task_->throw_if_must_cancel();
+  if (error_) std::rethrow_exception(error_);
 }
 
-std::string StreamReadAwaiter::complete() {
-  StreamReaderImpl& r = *reader_;
-  if (state_ == State::Idle && r.exception_) std::rethrow_exception(r.exception_);
-  switch (kind_) {
-    case Kind::Read: {
-      if (n_ == 0) return {};
-      std::string data = r.take(std::min(static_cast<std::size_t>(n_), r.size()));
-      r.maybe_resume_transport();
-      return data;
-    }
-    case Kind::ReadAll: {
-      std::string data = r.take(r.size());
-      r.maybe_resume_transport();
-      return data;
-    }
-    case Kind::ReadExactly: {
-      auto n = static_cast<std::size_t>(n_);
-      if (n == 0) return {};
-      if (r.size() < n) {
-        std::string partial = r.take(r.size());
-        throw IncompleteReadError(std::move(partial), n);
-      }
-      std::string data = r.take(n);
-      r.maybe_resume_transport();
-      return data;
-    }
-    case Kind::ReadUntil:
-    case Kind::ReadLine: {
-      const bool line = kind_ == Kind::ReadLine;
-      const std::size_t seplen = separator_.size();
-      scan();
-      try {
-        if (isep_ == std::string_view::npos) {
-          if (offset_ > r.limit_) {
-            throw LimitOverrunError("Separator is not found, and chunk exceed the limit", offset_);
-          }
-          std::string partial = r.take(r.size());  // EOF without the separator
-          throw IncompleteReadError(std::move(partial), std::nullopt);
-        }
-        if (isep_ > r.limit_)
-          throw LimitOverrunError("Separator is found, but chunk is longer than limit", isep_);
-      } catch (const IncompleteReadError& e) {
-        if (line) return e.partial();
-        throw;
-      } catch (const LimitOverrunError& e) {
-        if (!line) throw;
-        if (e.consumed() <= r.size() && r.view().substr(e.consumed()).starts_with(separator_)) {
-          r.drop(e.consumed() + seplen);
-        } else {
-          r.clear();
-        }
-        r.maybe_resume_transport();
-        throw ValueError(e.what());
-      }
-      std::string chunk = r.take(isep_ + seplen);
-      r.maybe_resume_transport();
-      return chunk;
-    }
+// ---- The read coroutines (Python: StreamReader.read/readexactly/readuntil/readline) -----------
+//
+// Each is CPython's loop: examine the buffer as it is NOW, complete if possible, else wait and
+// examine it again. Nothing computed before a wait is trusted after it except readuntil's
+// `offset`, which CPython keeps too (bytes known not to start the separator).
+
+namespace {
+
+/// readuntil()'s LimitOverrunError; readline() turns it into ValueError after dropping the
+/// line (through its separator, when the separator is at `consumed`) or the whole buffer.
+[[noreturn]] void limit_overrun(StreamReaderImpl& r, const char* message, std::size_t consumed,
+                                std::string_view sep, bool line) {
+  if (!line) throw LimitOverrunError(message, consumed);
+  if (consumed <= r.size() && r.view().substr(consumed).starts_with(sep)) {
+    r.drop(consumed + sep.size());
+  } else {
+    r.clear();
   }
-  return {};
+  r.maybe_resume_transport();
+  throw ValueError(message);
 }
+
+Coro<std::string> stream_read(std::shared_ptr<StreamReaderImpl> r, std::ptrdiff_t n) {
+  if (r->exception_) std::rethrow_exception(r->exception_);
+  if (n == 0) co_return std::string();
+  if (n < 0) {
+    // Python: read(limit) until one returns b"": at EOF, or when another reader took the data
+    // this task was woken for. Taking the whole buffer at once is the same (no yield between
+    // Python's blocks) and avoids a copy.
+    std::string all;
+    while (true) {
+      if (r->exception_) std::rethrow_exception(r->exception_);
+      if (r->size() == 0 && !r->eof_) co_await StreamWaitAwaiter(*r, "read");
+      std::string block = r->take(r->size());
+      r->maybe_resume_transport();
+      if (block.empty()) break;
+      if (all.empty()) {
+        all = std::move(block);
+      } else {
+        all += block;
+      }
+    }
+    co_return all;
+  }
+  if (r->size() == 0 && !r->eof_) co_await StreamWaitAwaiter(*r, "read");
+  // Another reader may have emptied the buffer since the wake-up: then "" (as Python).
+  std::string data = r->take(std::min(static_cast<std::size_t>(n), r->size()));
+  r->maybe_resume_transport();
+  co_return data;
+}
+
+Coro<std::string> stream_readexactly(std::shared_ptr<StreamReaderImpl> r, std::size_t n) {
+  if (r->exception_) std::rethrow_exception(r->exception_);
+  if (n == 0) co_return std::string();
+  while (r->size() < n) {
+    if (r->eof_) {
+      std::string partial = r->take(r->size());
+      throw IncompleteReadError(std::move(partial), n);
+    }
+    co_await StreamWaitAwaiter(*r, "readexactly");
+  }
+  std::string data = r->take(n);
+  r->maybe_resume_transport();
+  co_return data;
+}
+
+/// readuntil(sep); with `line`, readline()'s handling of its errors (one coroutine frame).
+Coro<std::string> stream_readuntil(std::shared_ptr<StreamReaderImpl> r, std::string sep,
+                                   bool line) {
+  const std::size_t seplen = sep.size();
+  if (seplen == 0) throw ValueError("Separator should be at least one-byte string");
+  if (r->exception_) std::rethrow_exception(r->exception_);
+  std::size_t offset = 0;  // CPython's: bytes known not to start the separator
+  std::size_t isep = 0;
+  while (true) {
+    const std::size_t buflen = r->size();
+    if (buflen >= offset + seplen) {
+      isep = r->view().find(sep, offset);
+      if (isep != std::string_view::npos) break;
+      offset = buflen + 1 - seplen;
+      if (offset > r->limit_) {
+        limit_overrun(*r, "Separator is not found, and chunk exceed the limit", offset, sep, line);
+      }
+    }
+    if (r->eof_) {
+      std::string partial = r->take(r->size());
+      if (line) co_return partial;
+      throw IncompleteReadError(std::move(partial), std::nullopt);
+    }
+    co_await StreamWaitAwaiter(*r, "readuntil");
+  }
+  if (isep > r->limit_) {
+    limit_overrun(*r, "Separator is found, but chunk is longer than limit", isep, sep, line);
+  }
+  std::string chunk = r->take(isep + seplen);
+  r->maybe_resume_transport();
+  co_return chunk;
+}
+
+}  // namespace
 
 // ---- StreamReaderProtocol --------------------------------------------------------------------
 
@@ -515,10 +543,6 @@ StreamReader::StreamReader(std::size_t limit)
 
 namespace detail {
 namespace {
-Coro<std::string> stream_read(std::shared_ptr<StreamReaderImpl> impl, StreamReadAwaiter::Kind kind,
-                              std::ptrdiff_t n, std::string separator) {
-  co_return co_await StreamReadAwaiter(*impl, kind, n, std::move(separator));
-}
 Coro<void> stream_drain(std::shared_ptr<StreamWriterImpl> impl) {
   co_await DrainAwaiter(std::move(impl));
 }
@@ -529,19 +553,16 @@ Coro<void> stream_wait_closed(std::shared_ptr<StreamReaderProtocol> protocol) {
 }  // namespace detail
 
 Coro<std::string> StreamReader::read(std::ptrdiff_t n) {
-  using K = detail::StreamReadAwaiter::Kind;
-  return detail::stream_read(impl_, n < 0 ? K::ReadAll : K::Read, n, {});
+  return detail::stream_read(impl_, n);
 }
 Coro<std::string> StreamReader::readline() {
-  return detail::stream_read(impl_, detail::StreamReadAwaiter::Kind::ReadLine, 0, "\n");
+  return detail::stream_readuntil(impl_, "\n", true);
 }
 Coro<std::string> StreamReader::readuntil(std::string_view separator) {
-  return detail::stream_read(impl_, detail::StreamReadAwaiter::Kind::ReadUntil, 0,
-                             std::string(separator));
+  return detail::stream_readuntil(impl_, std::string(separator), false);
 }
 Coro<std::string> StreamReader::readexactly(std::size_t n) {
-  return detail::stream_read(impl_, detail::StreamReadAwaiter::Kind::ReadExactly,
-                             static_cast<std::ptrdiff_t>(n), {});
+  return detail::stream_readexactly(impl_, n);
 }
 bool StreamReader::at_eof() const noexcept {
   return impl_->eof_ && impl_->size() == 0;

@@ -65,46 +65,6 @@ class StreamReaderImpl;
 class StreamReaderProtocol;
 class StreamWriterImpl;
 
-/// The awaiter of every StreamReader read method (a leaf awaiter, docs/internals.md).
-class StreamReadAwaiter final : public Suspension {
- public:
-  enum class Kind : std::uint8_t { Read, ReadAll, ReadExactly, ReadUntil, ReadLine };
-
-  StreamReadAwaiter(StreamReaderImpl& reader, Kind kind, std::ptrdiff_t n,
-                    std::string separator = {})
-      : reader_(&reader), kind_(kind), n_(n), separator_(std::move(separator)) {}
-  StreamReadAwaiter(const StreamReadAwaiter&) = delete;
-  StreamReadAwaiter& operator=(const StreamReadAwaiter&) = delete;
-  ~StreamReadAwaiter();
-
-  bool await_ready();
-  void await_suspend(std::coroutine_handle<> h);
-  std::string await_resume();
-  bool cancel_awaited(const std::string& message) override;
-
- private:
-  friend class StreamReaderImpl;
-  enum class State : std::uint8_t { Idle, Waiting, Woken, Cancelled };
-  enum class Scan : std::uint8_t { NeedMore, Ready };
-
-  /// Whether the read can complete with what is buffered (or EOF / an error).
-  Scan scan();
-  /// Called by the reader on new data, EOF or an exception; wakes the task if satisfied.
-  void notify(bool exception) noexcept;
-  std::string complete();
-
-  StreamReaderImpl* reader_;
-  Kind kind_;
-  std::ptrdiff_t n_;
-  std::string separator_;
-  std::size_t offset_ = 0;                // readuntil: bytes known not to start the separator
-  std::size_t isep_ = std::string::npos;  // readuntil: where the separator was found
-  State state_ = State::Idle;
-  bool by_exception_ = false;
-  TaskBase* task_ = nullptr;
-  std::string cancel_message_;
-};
-
 /// Awaiter of StreamWriter::drain().
 class DrainAwaiter final : public ListNode, public Suspension {
  public:
