@@ -16,7 +16,7 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 FORMAT_DIRS := $(wildcard include src tests examples bench)
 FORMAT_FIND := $(if $(FORMAT_DIRS),find $(FORMAT_DIRS) -type f \( -name '*.hpp' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' \) -not -path '*/build/*' -print0,printf '')
 
-.PHONY: all deps build demo test test-debug test-asan test-tsan clang bench format format-check clean
+.PHONY: all deps build demo test test-debug test-asan test-tsan clang bench format format-check clean difftest difftest-ci
 
 all: build
 
@@ -57,6 +57,23 @@ bench: deps
 	else \
 	  echo "bench suite not yet built (scripts/bench.sh is missing)"; \
 	fi
+
+# Differential testing against CPython 3.12 (tests/difftest/README.md): N random scenarios from
+# seed SEED, each run under python3.12 and under the library, outputs compared line by line.
+N ?= 5000
+SEED ?= 1
+DIFFTEST := python3 tests/difftest/run.py --jobs $(JOBS)
+
+difftest: deps
+	$(CMAKE) --preset debug
+	$(CMAKE) --build --preset debug -j $(JOBS) --target asyncio
+	$(DIFFTEST) --first $(SEED) --count $(N)
+
+# The CI slice: a fixed few hundred scenarios (seeds 1..300; compile ~2 min of the budget).
+difftest-ci: deps
+	$(CMAKE) --preset debug
+	$(CMAKE) --build --preset debug -j $(JOBS) --target asyncio
+	$(DIFFTEST) --first 1 --count 300 --per 150
 
 format:
 	$(FORMAT_FIND) | xargs -0 -r $(CLANG_FORMAT) -i
