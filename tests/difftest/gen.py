@@ -35,12 +35,12 @@ class Scenario:
         self.nslots = 0
         self.swallow = False
         r = self.r
-        self.ntasks = r.randint(1, 4)
+        self.ntasks = r.randint(1, 3)
         # Only the top tasks' own blocks may swallow a CancelledError: final() cancels those
         # again, while nobody would cancel a swallowing gather child or shielded task a second
         # time (asyncio.run() would then wait for it forever, in both implementations).
-        self.tops = [self.block(i, 0, r.randint(1, 5), True) for i in range(self.ntasks)]
-        self.main = self.block(-1, 0, r.randint(1, 5))
+        self.tops = [self.block(i, 0, r.randint(1, 4), True) for i in range(self.ntasks)]
+        self.main = self.block(-1, 0, r.randint(1, 4))
         # Random order of the slots, so deadlines interleave freely across tasks.
         perm = list(range(1, self.nslots + 1))
         r.shuffle(perm)
@@ -85,7 +85,7 @@ class Scenario:
     def stmt(self, owner, depth, held):
         r = self.r
         main = owner < 0
-        deep = depth >= 3
+        deep = depth >= 2
         choices = [
             ("sleep", 10), ("yield", 3), ("cancel", 6 if main else 3), ("raise", 2),
             ("cancelling", 2), ("uncancel", 1), ("ev_wait", 2), ("ev_set", 3), ("ev_clear", 1),
@@ -139,7 +139,7 @@ class Scenario:
                 handler.append(("sleep", self.slot()))
             reraise = r.random() < 0.4 or (catch == "cancel" and not self.swallow)
             return ("try", body, catch, handler, reraise)
-        sub = lambda: self.block(owner, depth + 1, r.randint(1, 4))  # noqa: E731
+        sub = lambda: self.block(owner, depth + 1, r.randint(1, 3))  # noqa: E731
         if kind == "call":
             return ("call", sub())
         if kind in ("wait_for", "shield"):

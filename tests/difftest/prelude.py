@@ -29,8 +29,12 @@ def L(*args):
 
 def desc(e):
     if isinstance(e, asyncio.CancelledError):
-        # A cancel() without a message gives CancelledError() (no args); C++ gives "".
-        return "CancelledError(%s)" % (e.args[0] if e.args and e.args[0] is not None else "")
+        # The message is not compared. CPython 3.12 gives the cancel() message only to the
+        # first one to retrieve a cancelled task's outcome (Future._make_cancelled_error hands
+        # out the saved exception once); every later `await task`, gather() slot or result()
+        # gets a CancelledError without it. The library gives the message to every retriever:
+        # docs/python-mapping.md, "The cancel() message reaches every awaiter".
+        return "CancelledError"
     if isinstance(e, TimeoutError):
         # Normalised: CPython raises TimeoutError() with no message, the library's what() is
         # "asyncio::TimeoutError: the operation timed out" (the type is what matters).
