@@ -39,8 +39,8 @@ class Scenario:
         # Only the top tasks' own blocks may swallow a CancelledError: final() cancels those
         # again, while nobody would cancel a swallowing gather child or shielded task a second
         # time (asyncio.run() would then wait for it forever, in both implementations).
-        self.tops = [self.block(i, 0, r.randint(1, 4), True) for i in range(self.ntasks)]
-        self.main = self.block(-1, 0, r.randint(1, 4))
+        self.tops = [self.block(i, 0, r.randint(1, 3), True) for i in range(self.ntasks)]
+        self.main = self.block(-1, 0, r.randint(1, 3))
         # Random order of the slots, so deadlines interleave freely across tasks.
         perm = list(range(1, self.nslots + 1))
         r.shuffle(perm)
@@ -124,11 +124,11 @@ class Scenario:
             if not free:
                 return ("sleep", self.slot())
             k = r.choice(free)
-            return ("lock", k, self.stmts(owner, depth + 1, r.randint(1, 3), held | {k}))
+            return ("lock", k, self.stmts(owner, depth + 1, r.randint(1, 2), held | {k}))
         if kind == "sem":
-            return ("sem", self.stmts(owner, depth + 1, r.randint(1, 3), held))
+            return ("sem", self.stmts(owner, depth + 1, r.randint(1, 2), held))
         if kind == "try":
-            body = self.stmts(owner, depth + 1, r.randint(1, 3), held)
+            body = self.stmts(owner, depth + 1, r.randint(1, 2), held)
             if r.random() < 0.2:
                 return ("finally", body)
             catch = r.choices(list(CATCH), [6, 3, 2, 2, 1])[0]
@@ -139,7 +139,7 @@ class Scenario:
                 handler.append(("sleep", self.slot()))
             reraise = r.random() < 0.4 or (catch == "cancel" and not self.swallow)
             return ("try", body, catch, handler, reraise)
-        sub = lambda: self.block(owner, depth + 1, r.randint(1, 3))  # noqa: E731
+        sub = lambda: self.block(owner, depth + 1, r.randint(1, 2))  # noqa: E731
         if kind == "call":
             return ("call", sub())
         if kind in ("wait_for", "shield"):
@@ -155,10 +155,10 @@ class Scenario:
             if j is not None and r.random() < 0.25:
                 ts = sorted({self.later_task(owner) for _ in range(r.randint(1, 2))})
                 return ("gather_tasks", ts, r.random() < 0.5)
-            return ("gather", [sub() for _ in range(r.randint(1, 3))], r.random() < 0.5)
+            return ("gather", [sub() for _ in range(r.randint(1, 2))], r.random() < 0.5)
         if kind == "tg":
-            kids = [sub() for _ in range(r.randint(1, 3))]
-            return ("tg", kids, self.stmts(owner, depth + 1, r.randint(0, 2), held))
+            kids = [sub() for _ in range(r.randint(1, 2))]
+            return ("tg", kids, self.stmts(owner, depth + 1, r.randint(0, 1), held))
         raise AssertionError(kind)
 
     # ---- emission --------------------------------------------------------------------------

@@ -137,9 +137,13 @@ def main():
         compile_done[0] = time.monotonic() - t
         return b
 
+    rtimes = []
+
     def check(job):
         exe, py, names = job
+        t1 = time.monotonic()
         c, p = run_chunk(exe, py, names, a.unit)
+        rtimes.append(time.monotonic() - t1)
         res = []
         for n in names:
             if c.get(n) == p.get(n):
@@ -151,6 +155,17 @@ def main():
                 res.append((n, "flaky", None))
             else:
                 res.append((n, "fail", (n, exe, py, c2.get(n, []), p2.get(n, []))))
+        return log_chunk(res)
+
+    # Progress, one line per chunk, flushed: a long run that is interrupted still tells.
+    progress = open(os.path.join(a.out, "progress.log"), "a")
+
+    def log_chunk(res):
+        counts = {k: sum(1 for _, st, _ in res if st == k) for k in ("pass", "flaky", "fail")}
+        progress.write("%s..%s %d passed %d flaky %d failed %s\n" % (
+            res[0][0], res[-1][0], counts["pass"], counts["flaky"], counts["fail"],
+            " ".join(n for n, st, _ in res if st != "pass")))
+        progress.flush()
         return res
 
     with cf.ThreadPoolExecutor(a.jobs) as cex, cf.ThreadPoolExecutor(a.jobs) as rex:
@@ -178,9 +193,11 @@ def main():
         for line in difflib.unified_diff(p, c, "python3.12", "c++", lineterm="", n=100):
             print("    " + line)
     n = len(seeds)
-    print("difftest: %d scenarios in %d TUs: compile %.1f s wall (%.1f s per 100 scenarios, "
-          "summed over jobs); total %.1f s wall, compile and runs overlapped"
-          % (n, len(batches), compile_wall, 100 * sum(ctimes) / n, total_wall))
+    print("difftest: %d scenarios in %d TUs; per 100 scenarios: compile %.1f s, run %.1f s "
+          "(both sides at once, first runs only); wall: compile %.1f s, total %.1f s "
+          "(runs overlap compiles)"
+          % (n, len(batches), 100 * sum(ctimes) / n, 100 * sum(rtimes) / n, compile_wall,
+             total_wall))
     if flaky:
         print("difftest: %d timing hiccups (agreed when re-run alone with a 4x unit): %s"
               % (len(flaky), " ".join(flaky)))
