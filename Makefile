@@ -16,9 +16,13 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 FORMAT_DIRS := $(wildcard include src tests examples bench fuzz)
 FORMAT_FIND := $(if $(FORMAT_DIRS),find $(FORMAT_DIRS) -type f \( -name '*.hpp' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' \) -not -path '*/build/*' -print0,printf '')
 
+<<<<<<< HEAD
 .PHONY: all deps build demo test test-debug test-asan test-tsan clang bench format format-check clean \
         package consumer-test fuzz-build fuzz fuzz-ci fuzz-merge
 .PHONY: test-clang test-clang-asan docs docs-check
+=======
+.PHONY: all deps build demo test test-debug test-asan test-tsan clang bench format format-check clean difftest difftest-ci
+>>>>>>> h/difftest
 
 all: build
 
@@ -107,6 +111,7 @@ bench: deps
 	  echo "bench suite not yet built (scripts/bench.sh is missing)"; \
 	fi
 
+<<<<<<< HEAD
 # ---- Fuzzing (libFuzzer + ASan, clang++; see fuzz/README.md) -------------------------------
 # `make fuzz` runs each target FUZZ_SECONDS (new inputs go to build/fuzz/corpus/<target>, crash
 # inputs to build/fuzz/artifacts/); `make fuzz-merge` folds the grown corpus into the committed
@@ -147,6 +152,24 @@ fuzz-ci: fuzz-build
 	  $(FUZZ_ENV) $(FUZZ_BIN)/$$t $(FUZZ_FLAGS) -max_total_time=$(FUZZ_CI_SECONDS) \
 	    -artifact_prefix=build/fuzz/artifacts/$$t- build/fuzz/ci-corpus/$$t fuzz/corpus/$$t; \
 	done
+=======
+# Differential testing against CPython 3.12 (tests/difftest/README.md): N random scenarios from
+# seed SEED, each run under python3.12 and under the library, outputs compared line by line.
+N ?= 5000
+SEED ?= 1
+DIFFTEST := python3 tests/difftest/run.py --jobs $(JOBS)
+
+difftest: deps
+	$(CMAKE) --preset debug
+	$(CMAKE) --build --preset debug -j $(JOBS) --target asyncio
+	$(DIFFTEST) --first $(SEED) --count $(N)
+
+# The CI slice: a fixed few hundred scenarios (seeds 1..300; compile ~2 min of the budget).
+difftest-ci: deps
+	$(CMAKE) --preset debug
+	$(CMAKE) --build --preset debug -j $(JOBS) --target asyncio
+	$(DIFFTEST) --first 1 --count 300 --per 150
+>>>>>>> h/difftest
 
 format:
 	$(FORMAT_FIND) | xargs -0 -r $(CLANG_FORMAT) -i

@@ -4,6 +4,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -951,4 +952,36 @@ TEST(TaskTest, RetrievedTaskExceptionIsNotReported) {
     EXPECT_TRUE(t.cancelled());
   }
   EXPECT_TRUE(handler.contexts.empty());
+}
+
+// When a sleep's deadline and another timer are due in the same loop iteration (here: the loop
+// was blocked past both), CPython wakes the tasks in deadline order: each timer callback only
+// schedules its task's wake-up (call_soon), so a task woken by an earlier call_later callback
+// runs before the sleeper. A sleep that stepped its task straight from the timer phase ran the
+// sleeper one hop early, ahead of it. Found by tests/difftest (seed 256): with a loaded machine
+// a 10 ms late wake-up reordered a wait_for timeout and a sleep.
+TEST(SleepTest, WakesInDeadlineOrderWithOtherTimersDueTogether) {
+  EventLoop loop;
+  std::vector<std::string> order;
+  auto body = [&]() -> Coro<> {
+    Future<int> f = loop.create_future<int>();
+    auto a = [&](Future<int> fut) -> Coro<> {
+      co_await fut;
+      order.push_back("a");
+    };
+    auto b = [&]() -> Coro<> {
+      co_await asyncio::sleep(20ms);
+      order.push_back("b");
+    };
+    auto ta = asyncio::create_task(a(f));
+    auto tb = asyncio::create_task(b());
+    co_await asyncio::sleep(0s);
+    loop.call_later(10ms, [f]() mutable { f.set_result(1); });
+    // Blocks the loop: both timers are due together afterwards.
+    loop.call_soon([] { std::this_thread::sleep_for(50ms); });
+    co_await ta;
+    co_await tb;
+  };
+  loop.run_until_complete(body());
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b"}));
 }

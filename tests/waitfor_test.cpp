@@ -128,6 +128,51 @@ TEST(WaitFor, ZeroTimeoutDoneTask) {
   });
 }
 
+// Python: `if fut.done(): return fut.result()` comes before the TimeoutError conversion, so a
+// future or task that is already done when a timeout <= 0 is given re-raises its own outcome:
+// CancelledError (with its message) for a cancelled one, its exception for a failed one. Found
+// by the differential harness (tests/difftest, seed 71).
+TEST(WaitFor, ZeroTimeoutAlreadyCancelledOrFailedRaisesItsOwnOutcome) {
+  run_main([&]() -> Coro<> {
+    auto& loop = asyncio::get_running_loop();
+    asyncio::Future<int> fut = loop.create_future<int>();
+    fut.cancel("gone");
+    std::string caught;
+    try {
+      co_await asyncio::wait_for(fut, 0s);
+    } catch (const CancelledError& e) {
+      caught = "CancelledError:" + e.message();
+    } catch (const TimeoutError&) {
+      caught = "TimeoutError";
+    }
+    EXPECT_EQ(caught, "CancelledError:gone");
+
+    asyncio::Task<int> t = asyncio::create_task([]() -> Coro<int> {
+      co_await asyncio::sleep(1s);
+      co_return 1;
+    }());
+    co_await asyncio::sleep(0s);
+    t.cancel();
+    co_await asyncio::sleep(0s);
+    EXPECT_TRUE(t.cancelled());
+    caught.clear();
+    try {
+      co_await asyncio::wait_for(t, -1s);
+    } catch (const CancelledError&) {
+      caught = "CancelledError";
+    } catch (const TimeoutError&) {
+      caught = "TimeoutError";
+    }
+    EXPECT_EQ(caught, "CancelledError");
+    // The waiting task itself was not cancelled.
+    EXPECT_EQ(asyncio::current_task().cancelling(), 0);
+
+    asyncio::Future<int> failed = loop.create_future<int>();
+    failed.set_exception(asyncio::ValueError("boom"));
+    EXPECT_THROW(co_await asyncio::wait_for(failed, 0s), asyncio::ValueError);
+  });
+}
+
 // A coroutine given with timeout <= 0 is wrapped in a task and cancelled before it starts.
 TEST(WaitFor, ZeroTimeoutCoroutineNotStarted) {
   bool foo_started = false;

@@ -152,12 +152,10 @@ class SleepAwaiter final : public Suspension, private TimerEntry {
   bool cancel_awaited(const std::string& message) override {
     switch (state_) {
       case State::Sleeping:
-        // If the timer already fired, its on_timer item is queued and will run the single
-        // step (which then sees Cancelled); waking here too would step the task twice.
-        if (scheduled()) {
-          LoopAccess::remove_timer(task_->loop(), this);
-          task_->wake();
-        }
+        // Python: the sleep future is cancelled, which schedules the task's wake-up now. If
+        // the timer already fired, its queued on_timer item sees Cancelled and does nothing.
+        if (scheduled()) LoopAccess::remove_timer(task_->loop(), this);
+        task_->wake();
         break;
       case State::Expired:  // the wake-up is queued already; it will see the cancellation
         break;
@@ -182,11 +180,15 @@ class SleepAwaiter final : public Suspension, private TimerEntry {
  private:
   enum class State : std::uint8_t { Sleeping, Expired, Yielded, Cancelled };
 
+  // Python: the timer callback sets the sleep future's result, which schedules the task's
+  // wake-up (one ready-queue hop). Stepping the task right here would run it ahead of tasks
+  // woken by timer callbacks due earlier in the same iteration.
   static void on_timer(void* entry, bool discard) {
     if (discard) return;
     auto* s = static_cast<SleepAwaiter*>(static_cast<TimerEntry*>(entry));
-    if (s->state_ == State::Sleeping) s->state_ = State::Expired;
-    s->task_->step();
+    if (s->state_ != State::Sleeping) return;  // cancelled meanwhile: already woken
+    s->state_ = State::Expired;
+    s->task_->wake();
   }
 
   TaskBase* task_ = nullptr;

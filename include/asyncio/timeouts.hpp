@@ -143,10 +143,18 @@ namespace detail {
 template <class H>
 Coro<value_of_t<H>> wait_for_expired(H fut, bool owned) {
   using T = value_of_t<H>;
-  if (!fut.done()) {
-    fut.cancel();
-    co_await WaitDone(fut.impl());  // Python: _cancel_and_wait
+  if (fut.done()) {
+    // Python: `if fut.done(): return fut.result()`, before any TimeoutError conversion: an
+    // already cancelled future re-raises its own CancelledError, a failed one its exception.
+    if constexpr (std::is_void_v<T>) {
+      fut.result();
+      co_return;
+    } else {
+      co_return take_value(fut, owned);
+    }
   }
+  fut.cancel();
+  co_await WaitDone(fut.impl());  // Python: _cancel_and_wait
   try {
     if constexpr (std::is_void_v<T>) {
       fut.result();
