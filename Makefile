@@ -16,13 +16,10 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 FORMAT_DIRS := $(wildcard include src tests examples bench fuzz)
 FORMAT_FIND := $(if $(FORMAT_DIRS),find $(FORMAT_DIRS) -type f \( -name '*.hpp' -o -name '*.cpp' -o -name '*.h' -o -name '*.c' \) -not -path '*/build/*' -print0,printf '')
 
-<<<<<<< HEAD
 .PHONY: all deps build demo test test-debug test-asan test-tsan clang bench format format-check clean \
         package consumer-test fuzz-build fuzz fuzz-ci fuzz-merge
 .PHONY: test-clang test-clang-asan docs docs-check
-=======
-.PHONY: all deps build demo test test-debug test-asan test-tsan clang bench format format-check clean difftest difftest-ci
->>>>>>> h/difftest
+.PHONY: difftest difftest-ci
 
 all: build
 
@@ -40,6 +37,9 @@ demo: deps
 	./scripts/demo.sh build/debug
 
 # Each step is a separate recipe line: make aborts (non-zero) on the first failure.
+# The matrix: g++ debug, ASan+UBSan, TSan; the differential scenarios against CPython 3.12;
+# the API reference check; clang++ build + suite; the fuzz targets (corpus replay + a bounded
+# run); the consumer builds (install prefix, add_subdirectory, FetchContent, pkg-config, .deb).
 test: deps
 	$(CMAKE) --preset debug
 	$(CMAKE) --build --preset debug -j $(JOBS)
@@ -50,6 +50,11 @@ test: deps
 	$(CMAKE) --preset tsan
 	$(TSAN_ENV) $(CMAKE) --build --preset tsan -j $(JOBS)
 	$(TSAN_ENV) $(CTEST) --preset tsan --output-on-failure -j $(JOBS) --no-tests=ignore
+	$(MAKE) --no-print-directory difftest-ci
+	$(MAKE) --no-print-directory docs-check
+	$(MAKE) --no-print-directory test-clang
+	$(MAKE) --no-print-directory fuzz-ci
+	$(MAKE) --no-print-directory consumer-test
 
 # Compile with clang++ (warnings are errors) -- not part of `make test`.
 clang: deps
@@ -111,7 +116,6 @@ bench: deps
 	  echo "bench suite not yet built (scripts/bench.sh is missing)"; \
 	fi
 
-<<<<<<< HEAD
 # ---- Fuzzing (libFuzzer + ASan, clang++; see fuzz/README.md) -------------------------------
 # `make fuzz` runs each target FUZZ_SECONDS (new inputs go to build/fuzz/corpus/<target>, crash
 # inputs to build/fuzz/artifacts/); `make fuzz-merge` folds the grown corpus into the committed
@@ -152,7 +156,7 @@ fuzz-ci: fuzz-build
 	  $(FUZZ_ENV) $(FUZZ_BIN)/$$t $(FUZZ_FLAGS) -max_total_time=$(FUZZ_CI_SECONDS) \
 	    -artifact_prefix=build/fuzz/artifacts/$$t- build/fuzz/ci-corpus/$$t fuzz/corpus/$$t; \
 	done
-=======
+
 # Differential testing against CPython 3.12 (tests/difftest/README.md): N random scenarios from
 # seed SEED, each run under python3.12 and under the library, outputs compared line by line.
 N ?= 5000
@@ -169,7 +173,6 @@ difftest-ci: deps
 	$(CMAKE) --preset debug
 	$(CMAKE) --build --preset debug -j $(JOBS) --target asyncio
 	$(DIFFTEST) --first 1 --count 300 --per 150
->>>>>>> h/difftest
 
 format:
 	$(FORMAT_FIND) | xargs -0 -r $(CLANG_FORMAT) -i
