@@ -651,3 +651,77 @@ TEST(WaitFor, LoopClosedWhileWaiting) {
 }
 
 }  // namespace
+
+// A timeout <= 0 cancels the inner work and waits for it as Python's _cancel_and_wait does:
+// the done-callback is registered BEFORE cancel() and releases a waiter future, which then
+// wakes the task — two ready-queue hops after the inner work is done, never fewer (difftest
+// seeds 2751 and 3261: the TimeoutError came one iteration early). Orders checked against
+// CPython 3.12.1 with the equivalent Python program.
+TEST(WaitFor, ZeroTimeoutTimeoutErrorComesTwoHopsAfterTheCancel) {
+  std::vector<std::string> log;
+  run_main([&]() -> Coro<> {
+    auto other = [&]() -> Coro<> {
+      log.push_back("other 1");
+      co_await asyncio::sleep(0s);
+      log.push_back("other 2");
+      co_await asyncio::sleep(0s);
+      log.push_back("other 3");
+    };
+    auto inner = []() -> Coro<int> { co_return 1; };
+    // A coroutine: its task is cancelled before it starts; TimeoutError 3 iterations later.
+    asyncio::Task<void> t = asyncio::create_task(other());
+    co_await asyncio::sleep(0s);
+    std::exception_ptr err = co_await error_of(asyncio::wait_for(inner(), 0s));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    log.push_back("timeout");
+    co_await t;
+    // A plain future: cancel() completes it at once, yet the wake-up still takes two hops.
+    t = asyncio::create_task(other());
+    co_await asyncio::sleep(0s);
+    asyncio::Future<int> fut = asyncio::get_running_loop().create_future<int>();
+    err = co_await error_of(asyncio::wait_for(fut, 0s));
+    EXPECT_TRUE(holds<TimeoutError>(err)) << what_of(err);
+    log.push_back("timeout");
+    co_await t;
+  });
+  EXPECT_EQ(log, (std::vector<std::string>{"other 1", "other 2", "other 3", "timeout", "other 1",
+                                           "other 2", "other 3", "timeout"}));
+}
+
+// Seed 3261 minimised: a TaskGroup child's expired wait_for fails only after a gather awaited
+// in the body has completed, so the body sees the gather's result; the group's cancel() of
+// its parent then lands after the body ended and is never withdrawn (cancelling() stays 1).
+TEST(WaitFor, ZeroTimeoutInTaskGroupChildAfterGatherInBody) {
+  std::vector<std::string> log;
+  int cancelling = -1;
+  run_main([&]() -> Coro<> {
+    auto b12 = [&]() -> Coro<int> {
+      log.push_back("b12 start");
+      co_await asyncio::sleep(0s);
+      log.push_back("b12 return");
+      co_return 12;
+    };
+    auto b11 = [&]() -> Coro<int> {
+      log.push_back("b11 start");
+      co_return 11;
+    };
+    auto b10 = [&]() -> Coro<int> {
+      log.push_back("b10 start");
+      co_await asyncio::wait_for(b11(), -1s);
+      co_return 10;
+    };
+    std::exception_ptr err =
+        co_await error_of(asyncio::task_group([&](asyncio::TaskGroup& tg) -> Coro<> {
+          tg.create_task(b10());
+          std::vector<Coro<int>> v;
+          v.push_back(b12());
+          auto r = co_await asyncio::gather(asyncio::return_exceptions, std::move(v));
+          log.push_back("gather -> " + std::to_string(r.at(0).value()));
+        }));
+    EXPECT_TRUE(holds<asyncio::ExceptionGroup>(err)) << what_of(err);
+    cancelling = asyncio::current_task().cancelling();
+  });
+  EXPECT_EQ(log,
+            (std::vector<std::string>{"b10 start", "b12 start", "b12 return", "gather -> 12"}));
+  EXPECT_EQ(cancelling, 1);
+}

@@ -153,8 +153,11 @@ Coro<value_of_t<H>> wait_for_expired(H fut, bool owned) {
       co_return take_value(fut, owned);
     }
   }
+  // Python: _cancel_and_wait (done-callback first, then cancel, then wait).
+  WaitDone waiter(fut.impl());
+  waiter.watch();
   fut.cancel();
-  co_await WaitDone(fut.impl());  // Python: _cancel_and_wait
+  co_await waiter;
   try {
     if constexpr (std::is_void_v<T>) {
       fut.result();

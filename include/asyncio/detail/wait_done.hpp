@@ -14,14 +14,15 @@ class WaitDone final : public CallbackNode, public Suspension {
   WaitDone& operator=(const WaitDone&) = delete;
   ~WaitDone() { unlink(); }
 
-  bool await_ready() const noexcept { return future_->done(); }
+  /// Registers the done-callback now, before the caller acts on the (pending) future: Python's
+  /// _cancel_and_wait adds its callback before fut.cancel(), so a future that cancel()
+  /// completes at once still wakes the task through the callback, two hops later, and the
+  /// callback runs after those registered earlier. The co_await then always suspends.
+  void watch() { register_with(current_task_for("wait for a future")); }
+
+  bool await_ready() const noexcept { return !task_ && future_->done(); }
   void await_suspend(std::coroutine_handle<> h) {
-    TaskBase& task = current_task_for("wait for a future");
-    if (&future_->loop() != &task.loop()) {
-      throw RuntimeError(foreign_future_message(task, *future_));  // see FutureAwaiter
-    }
-    task_ = &task;
-    future_->add_callback(this);
+    if (!task_) register_with(current_task_for("wait for a future"));
     task_->suspend(h, this);
   }
   bool cancel_awaited(const std::string& message) override {
@@ -42,8 +43,21 @@ class WaitDone final : public CallbackNode, public Suspension {
   }
 
  private:
+  void register_with(TaskBase& task) {
+    if (&future_->loop() != &task.loop()) {
+      throw RuntimeError(foreign_future_message(task, *future_));  // see FutureAwaiter
+    }
+    task_ = &task;
+    future_->add_callback(this);
+  }
+  // Python's hop count: the future's done-callback releases a private waiter future, whose
+  // completion schedules the task's wake-up (two ready-queue hops after the future is done,
+  // not one). Stepping the task here ran it a hop early: a wait_for() that expired at once
+  // raised its TimeoutError before work finishing in the same iteration was seen (difftest
+  // seed 3261). Once fired the node is unlinked, so a cancel() arriving during the second
+  // hop finds it unlinked and becomes must_cancel, as Python's cancel() of a done waiter.
   static void on_done(void* self, bool discard) {
-    if (!discard) static_cast<WaitDone*>(static_cast<CallbackNode*>(self))->task_->step();
+    if (!discard) static_cast<WaitDone*>(static_cast<CallbackNode*>(self))->task_->wake();
   }
 
   Ref<FutureBase> future_;
