@@ -262,4 +262,10 @@ Coro<void> Server::wait_closed() {
   return impl_->wait_closed();
 }
 
+Coro<void> Server::aexit(std::exception_ptr) {
+  Server self = *this;  // the handle may be a temporary of the caller's
+  self.close();
+  co_await self.wait_closed();
+}
+
 }  // namespace asyncio

@@ -62,6 +62,14 @@ void Timeout::exit(const std::exception_ptr& body_exception) {
   task_ = AnyTask();
 }
 
+Timeout timeout(std::optional<Duration> delay) {
+  // Python reads the running loop even without a delay, so it fails the same way outside one.
+  EventLoop& loop = get_running_loop();
+  return Timeout(delay ? std::optional<double>(loop.time() + delay->count()) : std::nullopt);
+}
+
+Timeout timeout_at(std::optional<double> when) { return Timeout(when); }
+
 void Timeout::on_timeout() {
   task_.cancel();
   state_ = State::Expiring;

@@ -1,8 +1,10 @@
 // asyncio/asyncio.hpp — the whole library (Python: `import asyncio`).
 #pragma once
 
+#include "asyncio/contextlib.hpp"
 #include "asyncio/coroutines.hpp"
 #include "asyncio/events.hpp"
+#include "asyncio/except_star.hpp"
 #include "asyncio/exceptions.hpp"
 #include "asyncio/futures.hpp"
 #include "asyncio/gather.hpp"

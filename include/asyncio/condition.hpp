@@ -154,6 +154,13 @@ class Condition {
   /// Whether the underlying lock is held (Python: Condition.locked()).
   bool locked() const noexcept { return lock_->locked(); }
 
+  /// acquire(), for `co_await async_with(cond, body)` (contextlib.hpp). Python: __aenter__.
+  [[nodiscard]] detail::LockAcquire<false> aenter() noexcept { return lock_->acquire(); }
+  /// release() as an awaitable that completes at once; never suppresses. Python: __aexit__.
+  [[nodiscard]] auto aexit(std::exception_ptr) {
+    return detail::Immediate([this] { release(); });
+  }
+
   /// `co_await cond.wait()`: releases the lock, waits until notified, re-acquires the lock
   /// (Python: `await cond.wait()`, which returns True). The calling task must hold the lock:
   /// otherwise throws RuntimeError("cannot wait on un-acquired lock"). Returns, or throws,

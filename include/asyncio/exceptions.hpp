@@ -12,8 +12,11 @@
 #pragma once
 
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace asyncio {
@@ -85,7 +88,62 @@ class ExceptionGroup : public std::exception {
   /// The sub-exceptions, in order (Python: `eg.exceptions`).
   const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
 
+  /// The part of the group matching `E`, in the group's structure: nested groups stay nested
+  /// (with their messages) and keep only their matching leaves; groups left empty disappear.
+  /// nullopt if nothing matches. If the group itself is an `E` (E = std::exception, say), a
+  /// copy of the whole group. Python: eg.subgroup(E) (which returns `eg` itself in that case).
+  template <class E>
+  std::optional<ExceptionGroup> subgroup() const {
+    return split_impl(&matches_type<E>, nullptr, false).first;
+  }
+  /// As subgroup<E>(), selecting with `pred(const std::exception_ptr&)`, which is asked about
+  /// the group itself first (as a copy), then depth first about each nested group (a group
+  /// it accepts is taken whole) and each leaf. Python: eg.subgroup(predicate).
+  template <class P>
+  requires std::is_invocable_r_v<bool, P&, const std::exception_ptr&>
+  std::optional<ExceptionGroup> subgroup(P&& pred) const {
+    return split_impl(&matches_pred<std::remove_reference_t<P>>, &pred, false).first;
+  }
+
+  /// {subgroup<E>(), the rest}: the rest is the group without the matching leaves, in the
+  /// same structure; either side is nullopt when empty. Python: eg.split(E).
+  template <class E>
+  std::pair<std::optional<ExceptionGroup>, std::optional<ExceptionGroup>> split() const {
+    return split_impl(&matches_type<E>, nullptr, true);
+  }
+  /// As split<E>(), selecting with a predicate as subgroup(pred) does.
+  /// Python: eg.split(predicate).
+  template <class P>
+  requires std::is_invocable_r_v<bool, P&, const std::exception_ptr&>
+  std::pair<std::optional<ExceptionGroup>, std::optional<ExceptionGroup>> split(P&& pred) const {
+    return split_impl(&matches_pred<std::remove_reference_t<P>>, &pred, true);
+  }
+
+  /// A group with this one's message and `exceptions` (Python: eg.derive(excs)).
+  ExceptionGroup derive(std::vector<std::exception_ptr> exceptions) const {
+    return ExceptionGroup(message_, std::move(exceptions));
+  }
+
  private:
+  using Matcher = bool (*)(const std::exception_ptr&, void* ctx);
+  template <class E>
+  static bool matches_type(const std::exception_ptr& e, void*) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const E&) {
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+  template <class P>
+  static bool matches_pred(const std::exception_ptr& e, void* pred) {
+    return static_cast<bool>((*static_cast<P*>(pred))(e));
+  }
+  /// CPython's exceptiongroup_split_recursive applied to this group.
+  std::pair<std::optional<ExceptionGroup>, std::optional<ExceptionGroup>> split_impl(
+      Matcher match, void* ctx, bool with_rest) const;
+
   std::string message_;
   std::string what_;
   std::vector<std::exception_ptr> exceptions_;

@@ -34,6 +34,7 @@
 #include <string>
 #include <utility>
 
+#include "asyncio/detail/immediate.hpp"
 #include "asyncio/detail/task_base.hpp"
 #include "asyncio/exceptions.hpp"
 
@@ -302,6 +303,13 @@ class Lock {
   /// Whether the lock is held (Python: Lock.locked()).
   bool locked() const noexcept { return locked_; }
 
+  /// acquire(), for `co_await async_with(lock, body)` (contextlib.hpp). Python: __aenter__.
+  [[nodiscard]] detail::LockAcquire<false> aenter() noexcept;
+  /// release() as an awaitable that completes at once; never suppresses. Python: __aexit__.
+  [[nodiscard]] auto aexit(std::exception_ptr) {
+    return detail::Immediate([this] { release(); });
+  }
+
   /// A description like Python's repr(): "<asyncio::Lock [locked, waiters:2]>". The count
   /// includes waiters cancelled or woken but not yet resumed, as len(lock._waiters) does.
   std::string repr() const;
@@ -363,6 +371,8 @@ class [[nodiscard]] LockAcquire final : public QueueAwaiter {
 };
 
 }  // namespace detail
+
+inline detail::LockAcquire<false> Lock::aenter() noexcept { return acquire(); }
 
 inline detail::LockAcquire<false> Lock::acquire() noexcept {
   return detail::LockAcquire<false>(*this);

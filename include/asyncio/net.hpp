@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "asyncio/coroutines.hpp"
+#include "asyncio/detail/immediate.hpp"
 #include "asyncio/events.hpp"
 #include "asyncio/protocols.hpp"
 #include "asyncio/sockets.hpp"
@@ -202,6 +203,14 @@ class Server {
   Coro<void> serve_forever();
   /// Waits until the server is closed and all its connections are gone (Python 3.12.1).
   Coro<void> wait_closed();
+
+  /// For `co_await async_with(server, body)` (contextlib.hpp): gives this Server, at once.
+  /// Python: Server.__aenter__ returns self.
+  auto aenter() {
+    return detail::Immediate([this]() -> Server& { return *this; });
+  }
+  /// close(), then `co_await wait_closed()`; never suppresses. Python: Server.__aexit__.
+  Coro<void> aexit(std::exception_ptr body_exception);
 
   /// Whether this handle refers to a server (false when default-constructed).
   explicit operator bool() const noexcept { return static_cast<bool>(impl_); }

@@ -110,6 +110,13 @@ class Semaphore {
   /// that have not run yet are already deducted.
   std::int64_t value() const noexcept { return value_; }
 
+  /// acquire(), for `co_await async_with(sem, body)` (contextlib.hpp). Python: __aenter__.
+  [[nodiscard]] detail::SemaphoreAcquire<false> aenter() noexcept;
+  /// release() as an awaitable that completes at once; never suppresses. Python: __aexit__.
+  [[nodiscard]] auto aexit(std::exception_ptr) {
+    return detail::Immediate([this] { release(); });
+  }
+
   /// A description like Python's repr(): "<asyncio::Semaphore [unlocked, value:1]>" or
   /// "<asyncio::BoundedSemaphore [locked, waiters:2]>".
   std::string repr() const;
@@ -188,6 +195,8 @@ class [[nodiscard]] SemaphoreAcquire final : public QueueAwaiter {
 };
 
 }  // namespace detail
+
+inline detail::SemaphoreAcquire<false> Semaphore::aenter() noexcept { return acquire(); }
 
 inline detail::SemaphoreAcquire<false> Semaphore::acquire() noexcept {
   return detail::SemaphoreAcquire<false>(*this);

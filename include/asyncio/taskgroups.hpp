@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "asyncio/detail/immediate.hpp"
 #include "asyncio/detail/intrusive_list.hpp"
 #include "asyncio/tasks.hpp"
 
@@ -54,6 +55,18 @@ class TaskGroup {
   /// Waits for the children; throws the ExceptionGroup of their errors, or the body's
   /// exception (Python: TaskGroup.__aexit__). `body_exception`: what the body threw, or null.
   Coro<> exit(std::exception_ptr body_exception);
+
+  // The asynchronous context manager protocol of contextlib.hpp, for
+  // `TaskGroup tg; co_await async_with(tg, body)`.
+  /// `co_await tg.aenter()`: enter(), giving this group (Python: __aenter__ returns self).
+  auto aenter() {
+    return detail::Immediate([this]() -> TaskGroup& {
+      enter();
+      return *this;
+    });
+  }
+  /// `co_await tg.aexit(e)`: exit(e) (Python: __aexit__; never suppresses).
+  Coro<> aexit(std::exception_ptr body_exception) { return exit(std::move(body_exception)); }
 
  private:
   struct Child;

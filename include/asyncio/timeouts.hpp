@@ -20,6 +20,7 @@
 #include <type_traits>
 
 #include "asyncio/detail/ensure_future.hpp"
+#include "asyncio/detail/immediate.hpp"
 #include "asyncio/detail/wait_done.hpp"
 
 namespace asyncio {
@@ -52,6 +53,19 @@ class Timeout {
   /// body's CancelledError was this timeout's doing.
   /// Python: Timeout.__aexit__.
   void exit(const std::exception_ptr& body_exception);
+
+  // The asynchronous context manager protocol of contextlib.hpp, for async_with().
+  /// `co_await cm.aenter()`: enter(), giving this Timeout (Python: __aenter__ returns self).
+  auto aenter() {
+    return detail::Immediate([this]() -> Timeout& {
+      enter();
+      return *this;
+    });
+  }
+  /// `co_await cm.aexit(e)`: exit(e); never suppresses `e` (Python: __aexit__).
+  auto aexit(std::exception_ptr body_exception) {
+    return detail::Immediate([this, e = std::move(body_exception)] { exit(e); });
+  }
 
  private:
   enum class State { Created, Entered, Expiring, Expired, Exited };
@@ -136,6 +150,22 @@ template <class B>
 auto timeout_at(std::optional<double> when, B body) {
   return detail::run_with_timeout(when, std::move(body));
 }
+
+/// A Timeout whose deadline is `delay` from now (nullopt: none), not yet entered: the value
+/// form, for async_with() (contextlib.hpp). Unlike the scope form, the Timeout outlives the
+/// block, so expired() and when() can be read after it:
+///
+///   auto cm = asyncio::timeout(1s);
+///   co_await asyncio::async_with(cm, [&]() -> asyncio::Coro<> { co_await work(); });
+///   if (cm.expired()) ...   // only if TimeoutError was caught, or the body swallowed it
+///
+/// Needs a running loop (RuntimeError("no running event loop") otherwise).
+/// Python: `async with asyncio.timeout(delay) as cm:`.
+Timeout timeout(std::optional<Duration> delay);
+
+/// A Timeout with the absolute deadline `when` on the loop.time() clock, for async_with().
+/// Python: `async with asyncio.timeout_at(when) as cm:`.
+Timeout timeout_at(std::optional<double> when);
 
 namespace detail {
 /// `owned`: `fut` is a task wait_for() created, whose value may be moved out; a future or
