@@ -68,7 +68,9 @@ Timeout timeout(std::optional<Duration> delay) {
   return Timeout(delay ? std::optional<double>(loop.time() + delay->count()) : std::nullopt);
 }
 
-Timeout timeout_at(std::optional<double> when) { return Timeout(when); }
+Timeout timeout_at(std::optional<double> when) {
+  return Timeout(when);
+}
 
 void Timeout::on_timeout() {
   task_.cancel();

@@ -148,7 +148,7 @@ TEST(ExceptionGroupSplit, PredicateSeesGroupsThenLeavesDepthFirst) {
   EXPECT_FALSE(none);
   EXPECT_EQ(repr(all), repr(eg));
 
-  auto is_value_error = [](const EP& e) {
+  const auto is_value_error = [](const EP& e) {
     try {
       std::rethrow_exception(e);
     } catch (const ValueError&) {

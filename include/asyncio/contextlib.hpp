@@ -238,6 +238,7 @@ class AsyncContext {
   using Slot = std::conditional_t<std::is_void_v<V>, char, V>;
 
  public:
+  /// The manager; neither callable runs before async_with() enters it.
   AsyncContext(Enter enter, Exit exit) : enter_(std::move(enter)), exit_(std::move(exit)) {}
 
   /// Runs `enter` and keeps its value. Python: __aenter__.

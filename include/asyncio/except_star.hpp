@@ -47,10 +47,11 @@ namespace asyncio {
 /// `handler()`.
 template <class E, class F>
 struct ExceptClause {
-  F handler;
+  F handler;  ///< Called with the matching part (Python: the clause's body).
 };
 
 /// Makes the clause `except* E:` running `handler`; see except_star().
+/// Python: `except* E as g:`.
 template <class E, class F>
 ExceptClause<E, std::decay_t<F>> except(F&& handler) {
   static_assert(!std::is_base_of_v<ExceptionGroup, E>,

@@ -71,6 +71,13 @@ class ValueError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+/// A condition for ExceptionGroup::split()/subgroup(): `pred(const std::exception_ptr&)`
+/// giving something convertible to bool (Python: a predicate taking the exception).
+template <class P>
+concept ExceptionPredicate = std::is_invocable_r_v < bool,
+        std::remove_reference_t<P>
+&, const std::exception_ptr& > ;
+
 /// Several unrelated exceptions raised together, as by a TaskGroup whose children failed.
 ///
 /// Holds the exceptions in the order they happened; `exceptions()` gives them for
@@ -99,10 +106,9 @@ class ExceptionGroup : public std::exception {
   /// As subgroup<E>(), selecting with `pred(const std::exception_ptr&)`, which is asked about
   /// the group itself first (as a copy), then depth first about each nested group (a group
   /// it accepts is taken whole) and each leaf. Python: eg.subgroup(predicate).
-  template <class P>
-  requires std::is_invocable_r_v<bool, P&, const std::exception_ptr&>
+  template <ExceptionPredicate P>
   std::optional<ExceptionGroup> subgroup(P&& pred) const {
-    return split_impl(&matches_pred<std::remove_reference_t<P>>, &pred, false).first;
+    return split_impl(&matches_pred<std::remove_reference_t<P>>, as_ctx(pred), false).first;
   }
 
   /// {subgroup<E>(), the rest}: the rest is the group without the matching leaves, in the
@@ -113,10 +119,9 @@ class ExceptionGroup : public std::exception {
   }
   /// As split<E>(), selecting with a predicate as subgroup(pred) does.
   /// Python: eg.split(predicate).
-  template <class P>
-  requires std::is_invocable_r_v<bool, P&, const std::exception_ptr&>
+  template <ExceptionPredicate P>
   std::pair<std::optional<ExceptionGroup>, std::optional<ExceptionGroup>> split(P&& pred) const {
-    return split_impl(&matches_pred<std::remove_reference_t<P>>, &pred, true);
+    return split_impl(&matches_pred<std::remove_reference_t<P>>, as_ctx(pred), true);
   }
 
   /// A group with this one's message and `exceptions` (Python: eg.derive(excs)).
@@ -135,6 +140,10 @@ class ExceptionGroup : public std::exception {
     } catch (...) {
       return false;
     }
+  }
+  template <class P>
+  static void* as_ctx(P& pred) noexcept {
+    return const_cast<void*>(static_cast<const void*>(&pred));
   }
   template <class P>
   static bool matches_pred(const std::exception_ptr& e, void* pred) {

@@ -372,7 +372,9 @@ class [[nodiscard]] LockAcquire final : public QueueAwaiter {
 
 }  // namespace detail
 
-inline detail::LockAcquire<false> Lock::aenter() noexcept { return acquire(); }
+inline detail::LockAcquire<false> Lock::aenter() noexcept {
+  return acquire();
+}
 
 inline detail::LockAcquire<false> Lock::acquire() noexcept {
   return detail::LockAcquire<false>(*this);

@@ -196,7 +196,9 @@ class [[nodiscard]] SemaphoreAcquire final : public QueueAwaiter {
 
 }  // namespace detail
 
-inline detail::SemaphoreAcquire<false> Semaphore::aenter() noexcept { return acquire(); }
+inline detail::SemaphoreAcquire<false> Semaphore::aenter() noexcept {
+  return acquire();
+}
 
 inline detail::SemaphoreAcquire<false> Semaphore::acquire() noexcept {
   return detail::SemaphoreAcquire<false>(*this);
