@@ -207,10 +207,15 @@ Coro<typename WithTraits<M, F>::R> async_with_impl(Store cm, F body) {
 /// Returns the body's result; when aexit can suppress (gives bool) and the result is not
 /// void, a std::optional of it (empty when an exception was suppressed).
 template <class CM, class F>
-requires AsyncContextManager<std::remove_cvref_t<CM>>
 auto async_with(CM&& cm, F body) {
+  // Python: TypeError "'X' object does not support the asynchronous context manager protocol".
+  static_assert(AsyncContextManager<std::remove_cvref_t<CM>>,
+                "async_with: the object does not support the asynchronous context manager "
+                "protocol (it needs aenter() and aexit(std::exception_ptr) returning awaitables)");
   using M = std::remove_cvref_t<CM>;
-  if constexpr (!std::is_lvalue_reference_v<CM> && std::is_move_constructible_v<M>) {
+  if constexpr (!AsyncContextManager<M>) {
+    return;  // only the static_assert above is reported
+  } else if constexpr (!std::is_lvalue_reference_v<CM> && std::is_move_constructible_v<M>) {
     return detail::async_with_impl<M, M>(std::move(cm), std::move(body));
   } else {
     return detail::async_with_impl<M, M&>(cm, std::move(body));

@@ -11,6 +11,12 @@
 //     co_await work();
 //   });
 //
+// The value form, for async_with() (contextlib.hpp), keeps the Timeout after the block:
+//
+//   auto cm = asyncio::timeout(0.5s);                                  // async with ... as cm:
+//   co_await asyncio::async_with(cm, [&]() -> asyncio::Coro<> { co_await work(); });
+//   if (cm.expired()) ...
+//
 // On expiry the task is cancelled; when the cancellation comes out of the body, and no other
 // cancellation of the task is pending, it is turned into TimeoutError. Only the timeout's own
 // cancellation is converted, so nested timeouts and outer cancellations behave as in Python.
@@ -161,11 +167,11 @@ auto timeout_at(std::optional<double> when, B body) {
 ///
 /// Needs a running loop (RuntimeError("no running event loop") otherwise).
 /// Python: `async with asyncio.timeout(delay) as cm:`.
-Timeout timeout(std::optional<Duration> delay);
+[[nodiscard]] Timeout timeout(std::optional<Duration> delay);
 
 /// A Timeout with the absolute deadline `when` on the loop.time() clock, for async_with().
 /// Python: `async with asyncio.timeout_at(when) as cm:`.
-Timeout timeout_at(std::optional<double> when);
+[[nodiscard]] Timeout timeout_at(std::optional<double> when);
 
 namespace detail {
 /// `owned`: `fut` is a task wait_for() created, whose value may be moved out; a future or
