@@ -46,6 +46,18 @@ class TaskGroup {
     adopt(detail::Ref<detail::TaskBase>(task.impl()));
     return task;
   }
+  /// Starts any other awaitable (sleep(d), queue.get(), ...) as a child task, wrapped in a
+  /// Coro as asyncio::create_task() does.
+  template <class A>
+  requires(!detail::is_coro_type_v<std::remove_cvref_t<A>>) auto create_task(
+      A&& aw, std::string name = {}) {
+    static_assert(Awaitable<A>, ASYNCIO_NOT_AWAITABLE_MESSAGE("TaskGroup::create_task()"));
+    static_assert(!detail::is_future_handle_v<std::remove_cvref_t<A>>,
+                  "TaskGroup::create_task(): a coroutine was expected, got a Task or Future");
+    if constexpr (Awaitable<A> && !detail::is_future_handle_v<std::remove_cvref_t<A>>) {
+      return create_task(detail::to_coro(std::forward<A>(aw)), std::move(name));
+    }
+  }
 
   // The two halves of Python's `async with` (task_group() calls them).
   /// Binds the group to the running task (Python: TaskGroup.__aenter__). RuntimeError if

@@ -219,11 +219,19 @@ Coro<value_of_t<H>> wait_for_one(Ref<MultiWatch> w, std::shared_ptr<std::vector<
 template <class H>
 Coro<WaitResult<H>> wait(std::vector<H> fs, std::optional<Duration> timeout,
                          ReturnWhen return_when = ALL_COMPLETED) {
+  static_assert(detail::is_future_handle_v<H>,
+                "asyncio::wait(): Passing coroutines is forbidden, use tasks explicitly. "
+                "(Python's TypeError: wait() takes Tasks and Futures only; wrap each awaitable "
+                "with asyncio::create_task())");
   return detail::wait_impl(std::move(fs), timeout, return_when);
 }
 /// wait() without a timeout (Python: asyncio.wait(fs, return_when=...)).
 template <class H>
 Coro<WaitResult<H>> wait(std::vector<H> fs, ReturnWhen return_when = ALL_COMPLETED) {
+  static_assert(detail::is_future_handle_v<H>,
+                "asyncio::wait(): Passing coroutines is forbidden, use tasks explicitly. "
+                "(Python's TypeError: wait() takes Tasks and Futures only; wrap each awaitable "
+                "with asyncio::create_task())");
   return detail::wait_impl(std::move(fs), std::nullopt, return_when);
 }
 
