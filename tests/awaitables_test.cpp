@@ -439,6 +439,13 @@ TEST(Awaitables, GatherOfToThreadAndSleep) {
     auto [l, e, s] = co_await asyncio::gather(lock.acquire(), ev.wait(), asyncio::sleep(0s));
     EXPECT_TRUE(l && e);
     EXPECT_TRUE(lock.locked());
+    // A named awaiter is moved from, as a named Coro is.
+    asyncio::Queue<int> q;
+    q.put_nowait(3);
+    auto get = q.get();
+    auto nap = asyncio::sleep(1ms, 4);
+    auto [g, n] = co_await asyncio::gather(get, nap);
+    EXPECT_EQ(g + n, 7);
   });
 }
 

@@ -78,7 +78,8 @@ Coro<await_result_t<A>> as_coro(A aw) {
   co_return co_await std::move(aw);
 }
 
-/// A Coro as is; any other awaitable wrapped in one.
+/// A Coro as is; any other awaitable wrapped in one. Like a Coro, a named (lvalue) awaiter is
+/// moved from, unless it is copyable (Task, Future).
 template <class A>
 auto to_coro(A&& aw) {
   using V = std::remove_cvref_t<A>;
@@ -89,7 +90,10 @@ auto to_coro(A&& aw) {
                   "asyncio: this awaiter cannot be moved, so it cannot be wrapped in a task; "
                   "co_await it directly (awaiters must be movable until awaited, see "
                   "docs/internals.md)");
-    return as_coro<V>(V(std::forward<A>(aw)));
+    using Source =
+        std::conditional_t<std::is_lvalue_reference_v<A> && std::is_copy_constructible_v<V>,
+                           const V&, V&&>;
+    return as_coro<V>(V(static_cast<Source>(aw)));
   }
 }
 

@@ -37,6 +37,7 @@ class Coro;
 namespace detail {
 
 class TaskBase;
+struct CoroAccess;
 
 struct CoroPromiseBase {
   // Frames come from the per-thread block cache: spawning is allocation-heavy otherwise.
@@ -197,13 +198,14 @@ class [[nodiscard]] Coro {
 
  private:
   friend struct detail::CoroPromise<T>;
+  friend struct detail::CoroAccess;
   explicit Coro(Handle h) noexcept : h_(h) {}
 
   void drop() noexcept {
 #if ASYNCIO_COROUTINE_DEBUG
     // Never started: not done, and never given a continuation by Awaiter (a task releases
     // the frame before running it).
-    if (!h_.done() && !h_.promise().continuation) [[unlikely]]
+    if (!h_.done() && !h_.promise().continuation && h_.promise().debug_name) [[unlikely]]
       detail::report_never_awaited(h_.promise().debug_name);
 #endif
     h_.destroy();
@@ -230,6 +232,19 @@ Coro<T> CoroPromise<T>::get_return_object() noexcept {
 inline Coro<void> CoroPromise<void>::get_return_object() noexcept {
   return Coro<void>(Coro<void>::Handle::from_promise(*this));
 }
+
+/// The library's access to a Coro's frame.
+struct CoroAccess {
+  /// No "never awaited" report for `c`: the library created it for the caller to await or not
+  /// (as_completed()'s coroutines), or refuses it and drops it on purpose (Python 3.13:
+  /// `coro.close()` before TaskGroup.create_task raises).
+  template <class T>
+  static void mute_never_awaited([[maybe_unused]] Coro<T>& c) noexcept {
+#if ASYNCIO_COROUTINE_DEBUG
+    if (c.h_) c.h_.promise().debug_name = nullptr;
+#endif
+  }
+};
 }  // namespace detail
 
 }  // namespace asyncio

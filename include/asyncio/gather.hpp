@@ -6,7 +6,8 @@
 //   auto outs = co_await asyncio::gather(asyncio::return_exceptions, f(), g());
 //
 // Semantics (as Python 3.12):
-//   - Coroutines are wrapped in tasks at once (gather is eager, even if never awaited).
+//   - Coroutines and other awaiters (sleep(), q.get()...) are wrapped in tasks at once
+//     (gather is eager, even if never awaited).
 //   - Results come in argument order. A child returning void yields asyncio::Void.
 //   - Without return_exceptions, the first exception (or a child's cancellation, as
 //     CancelledError) is propagated at once; the other children keep running.

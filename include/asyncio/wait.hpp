@@ -256,8 +256,12 @@ requires detail::FutureLike<A> std::vector<Coro<detail::value_of_t<A>>> as_compl
   }
   std::vector<Coro<detail::value_of_t<A>>> out;
   const bool owned = detail::FutureOf<A>::creates_task;
-  for (std::size_t i = 0; i < all->size(); ++i)
+  for (std::size_t i = 0; i < all->size(); ++i) {
     out.push_back(detail::wait_for_one<H>(w, all, owned));
+    // Python creates each one only when the iteration asks for it: dropping them unawaited
+    // is not a mistake here.
+    detail::CoroAccess::mute_never_awaited(out.back());
+  }
   return out;
 }
 
