@@ -309,12 +309,13 @@ std::pair<asyncio::Socket, asyncio::Socket> socket_pair() {
 
 TEST(Awaitables, SocketOperations) {
   run_main([]() -> Coro<> {
-    auto [a, b] = socket_pair();
+    auto pair = socket_pair();
+    const int a = pair.first.fd(), b = pair.second.fd();
     int n = 0;
     // sock_sendall then sock_recv of what it sent.
-    co_await every_combinator([&] { return asyncio::sock_sendall(a.fd(), "hi"); },
+    co_await every_combinator([&] { return asyncio::sock_sendall(a, "hi"); },
                               [&](asyncio::Void) { ++n; });
-    co_await every_combinator([&] { return asyncio::sock_recv(b.fd(), 2); },
+    co_await every_combinator([&] { return asyncio::sock_recv(b, 2); },
                               [&](const std::string& s) {
                                 EXPECT_EQ(s, "hi");
                                 ++n;
@@ -325,7 +326,9 @@ TEST(Awaitables, SocketOperations) {
 
 TEST(Awaitables, StreamAndSubprocess) {
   run_main([]() -> Coro<> {
-    std::vector<std::string> args{std::string("-c"), std::string("echo a; echo b; exec sleep 10")};
+    std::vector<std::string> args{std::string("-c"),
+                                  std::string("echo a; echo b; i=0; while [ $i -lt 10 ]; do "
+                                              "echo x; i=$((i+1)); done; exec sleep 10")};
     asyncio::SubprocessOptions opts;
     opts.stdout = asyncio::PIPE;
     asyncio::Process p =
@@ -334,6 +337,13 @@ TEST(Awaitables, StreamAndSubprocess) {
     EXPECT_EQ(first, "a\n");
     std::tuple<std::string> line = co_await asyncio::gather(p.stdout->readline());
     EXPECT_EQ(std::get<0>(line), "b\n");
+    int n = 0;
+    co_await every_combinator([&] { return p.stdout->readline(); },
+                              [&](const std::string& l) {
+                                EXPECT_EQ(l, "x\n");
+                                ++n;
+                              });
+    EXPECT_EQ(n, kChecks);
     // Python: wait_for(p.wait(), 0.05) -> TimeoutError; the child keeps running.
     EXPECT_TRUE(holds<TimeoutError>(co_await error_of(asyncio::wait_for(p.wait(), 50ms))));
     EXPECT_FALSE(p.returncode().has_value());
@@ -341,6 +351,13 @@ TEST(Awaitables, StreamAndSubprocess) {
     EXPECT_EQ(co_await asyncio::wait_for(asyncio::shield(p.wait()), 5s), -9);
     auto out_err = co_await asyncio::wait_for(p.communicate(), 5s);
     EXPECT_EQ(out_err.first, "");
+    // proc.wait() of an exited child, through every combinator.
+    co_await every_combinator([&] { return p.wait(); },
+                              [&](int code) {
+                                EXPECT_EQ(code, -9);
+                                ++n;
+                              });
+    EXPECT_EQ(n, 2 * kChecks);
   });
 }
 

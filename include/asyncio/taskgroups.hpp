@@ -49,7 +49,7 @@ class TaskGroup {
     return task;
   }
   /// Starts any other awaitable (sleep(d), queue.get(), ...) as a child task, wrapped in a
-  /// Coro as asyncio::create_task() does.
+  /// Coro as asyncio::create_task() does (Python: TaskGroup.create_task(coro)).
   template <class A>
   requires(!detail::is_coro_type_v<std::remove_cvref_t<A>>) auto create_task(
       A&& aw, std::string name = {}) {
