@@ -10,9 +10,11 @@
 //       print(await nested())  # will print "42".
 //
 // asyncio::Coro is lazy like a Python coroutine object: the call only creates the frame, and
-// a Coro destroyed without being awaited never runs its body. Differences: C++ destroys it
-// silently (Python warns "coroutine 'nested' was never awaited" on stderr), and Coro is
-// [[nodiscard]], so the discarded call has to be spelled out.
+// a Coro destroyed without being awaited never runs its body. As Python warns "coroutine
+// 'nested' was never awaited" on stderr, debug builds report it (through the loop's exception
+// handler, which prints "asyncio: coroutine 'nested' was never awaited (Task-1)"); release
+// builds destroy it silently. Coro is [[nodiscard]], so the discarded call has to be spelled
+// out.
 #include <cstdio>
 
 #include <asyncio/asyncio.hpp>

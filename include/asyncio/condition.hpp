@@ -24,6 +24,7 @@
 // loop iterations where CPython's task steps would run it.
 #pragma once
 
+#include <cassert>
 #include <functional>
 #include <optional>
 #include <string>
@@ -40,8 +41,13 @@ namespace detail {
 /// The state machine of Condition.wait()/wait_for() (see condition.hpp's header comment).
 class ConditionWaitBase : public Suspension {
  public:
-  ConditionWaitBase(const ConditionWaitBase&) = delete;
-  ConditionWaitBase& operator=(const ConditionWaitBase&) = delete;
+  /// Movable until awaited (so that wait_for(), gather()... can take it); pinned once
+  /// await_ready ran.
+  ConditionWaitBase(ConditionWaitBase&& o) noexcept : Suspension(), cond_(o.cond_), lock_(o.lock_) {
+    assert(o.phase_ == Phase::Idle && o.task_ == nullptr && !o.error_ &&
+           "awaiter moved after co_await");
+  }
+  ConditionWaitBase& operator=(ConditionWaitBase&&) = delete;
 
   bool cancel_awaited(const std::string& message) override;
 
@@ -88,13 +94,17 @@ class ConditionWaitBase : public Suspension {
 class [[nodiscard]] ConditionWait final : public ConditionWaitBase {
  public:
   explicit ConditionWait(Condition& cond) noexcept : ConditionWaitBase(cond) {}
-  bool await_ready() { return fail_unless_locked(); }
+  bool await_ready() { return fail_unless_locked(); }  // namespace detail
   void await_suspend(std::coroutine_handle<> h) { start(h); }
-  void await_resume() { finish_resume(); }
+  /// true, as Python's Condition.wait() returns True.
+  bool await_resume() {
+    finish_resume();
+    return true;
+  }
 
  private:
   bool predicate_holds() override { return true; }
-};
+};  // namespace asyncio
 
 /// Awaiter of Condition::wait_for(pred): returns the predicate's last value.
 template <class Pred>
@@ -162,9 +172,9 @@ class Condition {
   }
 
   /// `co_await cond.wait()`: releases the lock, waits until notified, re-acquires the lock
-  /// (Python: `await cond.wait()`, which returns True). The calling task must hold the lock:
-  /// otherwise throws RuntimeError("cannot wait on un-acquired lock"). Returns, or throws,
-  /// always holding the lock again, even when cancelled (then with CancelledError).
+  /// (Python: `await cond.wait()`) and gives true, as Python returns True. The calling task must
+  /// hold the lock: otherwise throws RuntimeError("cannot wait on un-acquired lock"). Returns, or
+  /// throws, always holding the lock again, even when cancelled (then with CancelledError).
   [[nodiscard]] detail::ConditionWait wait() noexcept { return detail::ConditionWait(*this); }
 
   /// `co_await cond.wait_for(pred)`: waits until `pred()` is truthy (Python:

@@ -16,6 +16,19 @@
 #include "asyncio/detail/pool_allocator.hpp"
 #include "asyncio/exceptions.hpp"
 
+/// Debug builds (default: when NDEBUG is not defined) report a Coro destroyed without ever
+/// being awaited or given to a task: "coroutine 'f' was never awaited" (Python's
+/// RuntimeWarning). It adds a pointer to each coroutine frame and a check to ~Coro; release
+/// builds pay nothing. Like NDEBUG for the standard containers' debug modes, define it to the
+/// same value in every translation unit of a program (the frame layout depends on it).
+#ifndef ASYNCIO_COROUTINE_DEBUG
+#ifdef NDEBUG
+#define ASYNCIO_COROUTINE_DEBUG 0
+#else
+#define ASYNCIO_COROUTINE_DEBUG 1
+#endif
+#endif
+
 namespace asyncio {
 
 template <class T = void>
@@ -24,6 +37,7 @@ class Coro;
 namespace detail {
 
 class TaskBase;
+struct CoroAccess;
 
 struct CoroPromiseBase {
   // Frames come from the per-thread block cache: spawning is allocation-heavy otherwise.
@@ -51,11 +65,36 @@ struct CoroPromiseBase {
   FinalAwaiter final_suspend() noexcept { return {}; }
 
   void unhandled_exception() noexcept { exception = std::current_exception(); }
+
+#if ASYNCIO_COROUTINE_DEBUG
+  /// The coroutine function's name, for "coroutine '...' was never awaited".
+  const char* debug_name = nullptr;
+#endif
 };
+
+#if ASYNCIO_COROUTINE_DEBUG
+/// The promise constructor's argument: explicit, so that no coroutine parameter converts to it
+/// (the compiler first tries to construct the promise from the coroutine's arguments).
+struct CoroutineName {
+  explicit CoroutineName(const char* n) noexcept : name(n) {}
+  const char* name;
+};
+#endif
+/// Reports "coroutine '<name>' was never awaited" to the running loop's exception handler, or
+/// to stderr when no loop runs (Python: the RuntimeWarning of a coroutine never awaited).
+/// Defined whatever ASYNCIO_COROUTINE_DEBUG is, so that the library links with either.
+[[gnu::cold]] void report_never_awaited(const char* name) noexcept;
 
 template <class T>
 struct CoroPromise : CoroPromiseBase {
   std::optional<T> value;
+
+#if ASYNCIO_COROUTINE_DEBUG
+  // __builtin_FUNCTION() in a default argument names the caller: the coroutine function.
+  CoroPromise(CoroutineName n = CoroutineName(__builtin_FUNCTION())) noexcept {
+    debug_name = n.name;
+  }
+#endif
 
   Coro<T> get_return_object() noexcept;
   template <class U = T>
@@ -71,6 +110,11 @@ struct CoroPromise : CoroPromiseBase {
 
 template <>
 struct CoroPromise<void> : CoroPromiseBase {
+#if ASYNCIO_COROUTINE_DEBUG
+  CoroPromise(CoroutineName n = CoroutineName(__builtin_FUNCTION())) noexcept {
+    debug_name = n.name;
+  }
+#endif
   Coro<void> get_return_object() noexcept;
   void return_void() noexcept {}
   void take() {
@@ -97,13 +141,15 @@ class [[nodiscard]] Coro {
   /// Destroys the owned frame, if any, and takes over `o`'s.
   Coro& operator=(Coro&& o) noexcept {
     if (this != &o) {
-      if (h_) h_.destroy();
+      if (h_) drop();
       h_ = std::exchange(o.h_, nullptr);
     }
     return *this;
   }
+  /// Destroys the frame. In debug builds (ASYNCIO_COROUTINE_DEBUG), a coroutine that never
+  /// started reports "coroutine '<name>' was never awaited" first.
   ~Coro() {
-    if (h_) h_.destroy();
+    if (h_) drop();
   }
 
   /// Whether this Coro still owns a frame that has not run to completion.
@@ -152,7 +198,18 @@ class [[nodiscard]] Coro {
 
  private:
   friend struct detail::CoroPromise<T>;
+  friend struct detail::CoroAccess;
   explicit Coro(Handle h) noexcept : h_(h) {}
+
+  void drop() noexcept {
+#if ASYNCIO_COROUTINE_DEBUG
+    // Never started: not done, and never given a continuation by Awaiter (a task releases
+    // the frame before running it).
+    if (!h_.done() && !h_.promise().continuation && h_.promise().debug_name) [[unlikely]]
+      detail::report_never_awaited(h_.promise().debug_name);
+#endif
+    h_.destroy();
+  }
 
   Handle checked() const {
     if (!h_ || h_.done() || h_.promise().continuation) [[unlikely]]
@@ -175,6 +232,19 @@ Coro<T> CoroPromise<T>::get_return_object() noexcept {
 inline Coro<void> CoroPromise<void>::get_return_object() noexcept {
   return Coro<void>(Coro<void>::Handle::from_promise(*this));
 }
+
+/// The library's access to a Coro's frame.
+struct CoroAccess {
+  /// No "never awaited" report for `c`: the library created it for the caller to await or not
+  /// (as_completed()'s coroutines), or refuses it and drops it on purpose (Python 3.13:
+  /// `coro.close()` before TaskGroup.create_task raises).
+  template <class T>
+  static void mute_never_awaited([[maybe_unused]] Coro<T>& c) noexcept {
+#if ASYNCIO_COROUTINE_DEBUG
+    if (c.h_) c.h_.promise().debug_name = nullptr;
+#endif
+  }
+};
 }  // namespace detail
 
 }  // namespace asyncio

@@ -27,8 +27,10 @@ class [[nodiscard]] EventWait final : public QueueAwaiter {
 
   inline bool await_ready() const noexcept;
   void await_suspend(std::coroutine_handle<> h);
-  void await_resume() {
+  /// true, as Python's Event.wait() returns True.
+  bool await_resume() {
     if (suspended()) remove_and_check(nullptr);  // set, then destroyed: still a success
+    return true;
   }
 
  private:
@@ -47,7 +49,7 @@ class Event {
   Event& operator=(const Event&) = delete;
 
   /// `co_await event.wait()` returns once the flag is true (Python: `await event.wait()`,
-  /// which returns True): at once if it is already set, else when set() is called.
+  /// which returns True) and gives true: at once if it is already set, else when set() is called.
   /// Cancellable: a cancelled wait throws CancelledError.
   [[nodiscard]] detail::EventWait wait() noexcept { return detail::EventWait(*this); }
 

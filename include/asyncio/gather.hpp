@@ -6,7 +6,8 @@
 //   auto outs = co_await asyncio::gather(asyncio::return_exceptions, f(), g());
 //
 // Semantics (as Python 3.12):
-//   - Coroutines are wrapped in tasks at once (gather is eager, even if never awaited).
+//   - Coroutines and other awaiters (sleep(), q.get()...) are wrapped in tasks at once
+//     (gather is eager, even if never awaited).
 //   - Results come in argument order. A child returning void yields asyncio::Void.
 //   - Without return_exceptions, the first exception (or a child's cancellation, as
 //     CancelledError) is propagated at once; the other children keep running.
@@ -239,7 +240,7 @@ auto gather_tuple(Aws&&... aws) {
   EventLoop& loop = get_running_loop();
   std::array<bool, sizeof...(Aws)> owned{FutureOf<std::remove_cvref_t<Aws>>::creates_task...};
   // Build the children left to right (braced init guarantees the order).
-  std::tuple<future_of_t<Aws>...> children{ensure_future(std::forward<Aws>(aws))...};
+  std::tuple<future_of_t<Aws>...> children{detail::ensure_future(std::forward<Aws>(aws))...};
   GatherLoop gather_loop(loop);
   std::apply(
       [&](const auto&... h) {
@@ -267,7 +268,7 @@ auto gather_range(std::vector<A> aws) {
   EventLoop& loop = get_running_loop();
   std::vector<H> children;
   children.reserve(aws.size());
-  for (auto& a : aws) children.push_back(ensure_future(std::move(a)));
+  for (auto& a : aws) children.push_back(detail::ensure_future(std::move(a)));
   GatherLoop gather_loop(loop);
   for (const H& h : children) gather_loop.add(h.get_loop(), FutureOf<A>::creates_task);
   if (EventLoop* foreign = gather_loop.foreign()) [[unlikely]]
@@ -285,32 +286,39 @@ auto gather_range(std::vector<A> aws) {
 
 }  // namespace detail
 
-/// Runs the awaitables (Coro, Task, Future, AnyTask) concurrently; the future's result is a
-/// std::tuple of their results in order (void → asyncio::Void).
+/// Runs the awaitables concurrently; the future's result is a std::tuple of their results in
+/// order (void → asyncio::Void). Any Awaitable: Coro, Task, Future, AnyTask, or an awaiter such
+/// as sleep(d), lock.acquire() or queue.get(), which is wrapped in a task like a Coro.
 /// Python: asyncio.gather(*aws).
 template <class... Aws>
-requires(detail::FutureLike<Aws>&&...) auto gather(Aws&&... aws) {
-  return detail::gather_tuple<false>(std::forward<Aws>(aws)...);
+auto gather(Aws&&... aws) {
+  static_assert((Awaitable<Aws> && ...), ASYNCIO_NOT_AWAITABLE_MESSAGE("asyncio::gather()"));
+  if constexpr ((Awaitable<Aws> && ...)) {
+    return detail::gather_tuple<false>(std::forward<Aws>(aws)...);
+  }
 }
 /// As gather(), but each slot is an Outcome<T> holding the value or the exception.
 /// Python: asyncio.gather(*aws, return_exceptions=True).
 template <class... Aws>
-requires(detail::FutureLike<Aws>&&...) auto gather(ReturnExceptions, Aws&&... aws) {
-  return detail::gather_tuple<true>(std::forward<Aws>(aws)...);
+auto gather(ReturnExceptions, Aws&&... aws) {
+  static_assert((Awaitable<Aws> && ...), ASYNCIO_NOT_AWAITABLE_MESSAGE("asyncio::gather()"));
+  if constexpr ((Awaitable<Aws> && ...)) {
+    return detail::gather_tuple<true>(std::forward<Aws>(aws)...);
+  }
 }
 /// Homogeneous form: a std::vector of results in order.
 /// Python: asyncio.gather(*aws).
 template <class A>
-requires detail::FutureLike<A>
 auto gather(std::vector<A> aws) {
-  return detail::gather_range<false>(std::move(aws));
+  static_assert(Awaitable<A>, ASYNCIO_NOT_AWAITABLE_MESSAGE("asyncio::gather()"));
+  if constexpr (Awaitable<A>) return detail::gather_range<false>(std::move(aws));
 }
 /// Homogeneous form with return_exceptions: a std::vector<Outcome<T>> in order (Python:
 /// asyncio.gather(*aws, return_exceptions=True)).
 template <class A>
-requires detail::FutureLike<A>
 auto gather(ReturnExceptions, std::vector<A> aws) {
-  return detail::gather_range<true>(std::move(aws));
+  static_assert(Awaitable<A>, ASYNCIO_NOT_AWAITABLE_MESSAGE("asyncio::gather()"));
+  if constexpr (Awaitable<A>) return detail::gather_range<true>(std::move(aws));
 }
 
 }  // namespace asyncio

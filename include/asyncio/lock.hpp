@@ -27,6 +27,7 @@
 // destroyed Event that was already set returns normally: nothing was handed over.)
 #pragma once
 
+#include <cassert>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
@@ -173,8 +174,13 @@ void report_guard_error(const char* message) noexcept;
 /// node plays the role of CPython's waiter future.
 class QueueAwaiter : public Suspension {
  public:
-  QueueAwaiter(const QueueAwaiter&) = delete;
-  QueueAwaiter& operator=(const QueueAwaiter&) = delete;
+  /// Movable until awaited (so that wait_for(), gather(), create_task()... can take it):
+  /// only the target moves, the waiter node is not linked yet. Pinned once suspended.
+  QueueAwaiter(QueueAwaiter&& o) noexcept : Suspension() {
+    assert(o.task_ == nullptr && o.node_.queue == nullptr && "awaiter moved after co_await");
+    (void)o;
+  }
+  QueueAwaiter& operator=(QueueAwaiter&&) = delete;
 
   /// Python: the task's `fut_waiter.cancel(msg)`. Possible only while the waiter is pending;
   /// once it is done (woken), the task's must_cancel delivers the cancellation instead.
@@ -287,9 +293,9 @@ class Lock {
   Lock& operator=(const Lock&) = delete;
 
   /// `co_await lock.acquire()` returns once this task holds the lock (Python:
-  /// `await lock.acquire()`, which returns True). Without suspending if the lock is free and
-  /// nobody (not cancelled) is queued; else FIFO. Cancellable: a cancelled acquire throws
-  /// CancelledError and never takes the lock. Pair it with release(), or prefer lock().
+  /// `await lock.acquire()`) and gives true, as Python returns True. Without suspending if the lock
+  /// is free and nobody (not cancelled) is queued; else FIFO. Cancellable: a cancelled acquire
+  /// throws CancelledError and never takes the lock. Pair it with release(), or prefer lock().
   [[nodiscard]] detail::LockAcquire<false> acquire() noexcept;
 
   /// `auto guard = co_await lock.lock()`: acquire() returning a LockGuard that releases the
@@ -350,9 +356,14 @@ class [[nodiscard]] LockAcquire final : public QueueAwaiter {
     wait_in(lock_->waiters_, task, h);
   }
 
+  /// acquire(): true, as Python's acquire() returns True; lock(): the guard.
   auto await_resume() {
     if (suspended()) resume();
-    if constexpr (Guard) return LockGuard(*lock_);
+    if constexpr (Guard) {
+      return LockGuard(*lock_);
+    } else {
+      return true;
+    }
   }
 
  private:

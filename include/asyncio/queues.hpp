@@ -23,6 +23,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
@@ -71,8 +72,13 @@ class QueueWaiter final : public ListNode, public Suspension {
   enum class Kind : std::uint8_t { Get, Put, Join };
 
   QueueWaiter(QueueCore& queue, Kind kind) noexcept : queue_(&queue), kind_(kind) {}
-  QueueWaiter(const QueueWaiter&) = delete;
-  QueueWaiter& operator=(const QueueWaiter&) = delete;
+  /// Movable until awaited (so that wait_for(), gather()... can take get/put/join): not
+  /// linked yet. Pinned once suspended.
+  QueueWaiter(QueueWaiter&& o) noexcept
+      : ListNode(), Suspension(), queue_(o.queue_), kind_(o.kind_) {
+    assert(o.state_ == State::Idle && !o.linked() && "awaiter moved after co_await");
+  }
+  QueueWaiter& operator=(QueueWaiter&&) = delete;
   /// Unregisters (nothing is scheduled) if the frame dies while waiting.
   ~QueueWaiter() { unlink(); }
 
@@ -224,11 +230,11 @@ class BasicQueue : public QueueCore {
   using value_type = T;
 
   // ---- Awaiters (returned by get/put/join; await them at once) ------------------------------
-  // Each holds its waiter node, so a blocked get/put/join allocates nothing. Neither copyable
-  // nor movable: `co_await q.get()` materializes it in the coroutine frame.
+  // Each holds its waiter node, so a blocked get/put/join allocates nothing. Movable until
+  // awaited (wait_for(q.get(), t), shield(q.get())...), pinned once suspended.
 
   /// What get() returns; `co_await` gives the item.
-  class GetAwaiter {
+  class [[nodiscard]] GetAwaiter {
    public:
     explicit GetAwaiter(BasicQueue& q) noexcept : queue_(&q), waiter_(q, QueueWaiter::Kind::Get) {}
     /// No suspension when an item is there (or the queue is shut down: get then throws).
@@ -247,7 +253,7 @@ class BasicQueue : public QueueCore {
   };
 
   /// What put() returns; holds the item until it is stored (dropped if cancelled).
-  class PutAwaiter {
+  class [[nodiscard]] PutAwaiter {
    public:
     PutAwaiter(BasicQueue& q, T&& item)
         : queue_(&q), waiter_(q, QueueWaiter::Kind::Put), item_(std::move(item)) {}
@@ -269,7 +275,7 @@ class BasicQueue : public QueueCore {
   };
 
   /// What join() returns.
-  class JoinAwaiter {
+  class [[nodiscard]] JoinAwaiter {
    public:
     explicit JoinAwaiter(BasicQueue& q) noexcept
         : queue_(&q), waiter_(q, QueueWaiter::Kind::Join) {}

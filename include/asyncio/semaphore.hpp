@@ -90,8 +90,8 @@ class Semaphore {
   Semaphore& operator=(const Semaphore&) = delete;
 
   /// `co_await sem.acquire()` returns once this task holds a permit (Python:
-  /// `await sem.acquire()`, which returns True). Cancellable: a cancelled acquire throws
-  /// CancelledError and never keeps a permit.
+  /// `await sem.acquire()`) and gives true, as Python returns True. Cancellable: a cancelled
+  /// acquire throws CancelledError and never keeps a permit.
   [[nodiscard]] detail::SemaphoreAcquire<false> acquire() noexcept;
   /// `auto permit = co_await sem.lock()`: acquire() returning a SemaphoreGuard that releases
   /// the permit at the end of its scope (Python: `async with sem:`).
@@ -170,9 +170,14 @@ class [[nodiscard]] SemaphoreAcquire final : public QueueAwaiter {
     wait_in(sem_->waiters_, task, h);
   }
 
+  /// acquire(): true, as Python's acquire() returns True; lock(): the guard.
   auto await_resume() {
     if (suspended()) resume();
-    if constexpr (Guard) return SemaphoreGuard(*sem_);
+    if constexpr (Guard) {
+      return SemaphoreGuard(*sem_);
+    } else {
+      return true;
+    }
   }
 
  private:

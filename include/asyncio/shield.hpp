@@ -34,13 +34,9 @@ struct ShieldLinkClearer {
 };
 }  // namespace detail
 
-/// Returns a future that completes like `aw` but whose cancellation does not reach `aw`.
-/// Python: asyncio.shield().
+namespace detail {
 template <class A>
-requires requires {
-  typename detail::FutureOf<std::remove_cvref_t<A>>::type;
-}
-Future<detail::value_of_t<A>> shield(A&& aw) {
+Future<value_of_t<A>> shield_impl(A&& aw) {
   using T = detail::value_of_t<A>;
   using H = detail::future_of_t<A>;
   constexpr bool owned = detail::FutureOf<std::remove_cvref_t<A>>::creates_task;
@@ -88,6 +84,17 @@ Future<detail::value_of_t<A>> shield(A&& aw) {
     if (link->inner && !link->inner->done()) link->inner->remove_callback(link->callback);
   });
   return outer;
+}
+}  // namespace detail
+
+/// Returns a future that completes like `aw` but whose cancellation does not reach `aw`.
+/// Python: asyncio.shield().
+/// `aw` is any Awaitable; a Coro or an awaiter (queue.get(), lock.acquire()...) is wrapped in
+/// a task, which goes on when the shield is cancelled.
+template <class A>
+auto shield(A&& aw) {
+  static_assert(Awaitable<A>, ASYNCIO_NOT_AWAITABLE_MESSAGE("asyncio::shield()"));
+  if constexpr (Awaitable<A>) return detail::shield_impl(std::forward<A>(aw));
 }
 
 }  // namespace asyncio

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <cassert>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
@@ -235,8 +236,13 @@ namespace detail {
 class SockOp : public IoHandler, public Suspension {
  public:
   SockOp(int fd, bool writes) noexcept : fd_(fd), writes_(writes) {}
-  SockOp(const SockOp&) = delete;
-  SockOp& operator=(const SockOp&) = delete;
+  /// Movable until awaited (so that wait_for(), gather(), create_task()... can take it):
+  /// nothing is registered yet. Pinned once await_ready ran (it may already hold a result).
+  SockOp(SockOp&& o) noexcept : IoHandler(), Suspension(), fd_(o.fd_), writes_(o.writes_) {
+    assert(o.state_ == State::Idle && o.task_ == nullptr && o.err_ == 0 &&
+           "awaiter moved after co_await");
+  }
+  SockOp& operator=(SockOp&&) = delete;
 
   void on_io(bool readable, bool writable) noexcept override;
   bool cancel_awaited(const std::string& message) override;
@@ -272,7 +278,7 @@ class SockOp : public IoHandler, public Suspension {
   std::string cancel_message_;
 };
 
-class SockRecvInto final : public SockOp {
+class [[nodiscard]] SockRecvInto final : public SockOp {
  public:
   SockRecvInto(int fd, std::span<std::byte> buf, int flags) noexcept
       : SockOp(fd, false), buf_(buf), flags_(flags) {}
@@ -290,7 +296,7 @@ class SockRecvInto final : public SockOp {
   std::size_t n_ = 0;
 };
 
-class SockRecv final : public SockOp {
+class [[nodiscard]] SockRecv final : public SockOp {
  public:
   SockRecv(int fd, std::size_t n, int flags) : SockOp(fd, false), flags_(flags) { data_.resize(n); }
   bool await_ready() { return try_now("sock_recv"); }
@@ -306,7 +312,7 @@ class SockRecv final : public SockOp {
   int flags_;
 };
 
-class SockSendAll final : public SockOp {
+class [[nodiscard]] SockSendAll final : public SockOp {
  public:
   SockSendAll(int fd, std::span<const std::byte> data, int flags) noexcept
       : SockOp(fd, true), data_(data), flags_(flags) {}
@@ -321,7 +327,7 @@ class SockSendAll final : public SockOp {
   int flags_;
 };
 
-class SockConnect final : public SockOp {
+class [[nodiscard]] SockConnect final : public SockOp {
  public:
   SockConnect(int fd, const SockAddr& addr) noexcept : SockOp(fd, true), addr_(addr) {}
   bool await_ready();
@@ -335,7 +341,7 @@ class SockConnect final : public SockOp {
   bool started_ = false;
 };
 
-class SockAccept final : public SockOp {
+class [[nodiscard]] SockAccept final : public SockOp {
  public:
   explicit SockAccept(int fd) noexcept : SockOp(fd, false) {}
   bool await_ready() { return try_now("sock_accept"); }
@@ -351,7 +357,7 @@ class SockAccept final : public SockOp {
   SockAddr addr_;
 };
 
-class SockRecvFromInto final : public SockOp {
+class [[nodiscard]] SockRecvFromInto final : public SockOp {
  public:
   SockRecvFromInto(int fd, std::span<std::byte> buf, int flags) noexcept
       : SockOp(fd, false), buf_(buf), flags_(flags) {}
@@ -370,7 +376,7 @@ class SockRecvFromInto final : public SockOp {
   SockAddr addr_;
 };
 
-class SockRecvFrom final : public SockOp {
+class [[nodiscard]] SockRecvFrom final : public SockOp {
  public:
   SockRecvFrom(int fd, std::size_t n, int flags) : SockOp(fd, false), flags_(flags) {
     data_.resize(n);
@@ -389,7 +395,7 @@ class SockRecvFrom final : public SockOp {
   SockAddr addr_;
 };
 
-class SockSendTo final : public SockOp {
+class [[nodiscard]] SockSendTo final : public SockOp {
  public:
   SockSendTo(int fd, std::span<const std::byte> data, const SockAddr& addr, int flags) noexcept
       : SockOp(fd, true), data_(data), addr_(addr), flags_(flags) {}

@@ -42,10 +42,24 @@ class TaskGroup {
   /// Starts `coro` as a child task of the group (Python: TaskGroup.create_task).
   template <class T>
   Task<T> create_task(Coro<T> coro, std::string name = {}) {
+    // Python 3.13 closes a refused coroutine (3.12 also warns it was never awaited).
+    detail::CoroAccess::mute_never_awaited(coro);
     check_can_create();
     Task<T> task = loop_->create_task(std::move(coro), std::move(name));
     adopt(detail::Ref<detail::TaskBase>(task.impl()));
     return task;
+  }
+  /// Starts any other awaitable (sleep(d), queue.get(), ...) as a child task, wrapped in a
+  /// Coro as asyncio::create_task() does (Python: TaskGroup.create_task(coro)).
+  template <class A>
+  requires(!detail::is_coro_type_v<std::remove_cvref_t<A>>) auto create_task(
+      A&& aw, std::string name = {}) {
+    static_assert(Awaitable<A>, ASYNCIO_NOT_AWAITABLE_MESSAGE("TaskGroup::create_task()"));
+    static_assert(!detail::is_future_handle_v<std::remove_cvref_t<A>>,
+                  "TaskGroup::create_task(): a coroutine was expected, got a Task or Future");
+    if constexpr (Awaitable<A> && !detail::is_future_handle_v<std::remove_cvref_t<A>>) {
+      return create_task(detail::to_coro(std::forward<A>(aw)), std::move(name));
+    }
   }
 
   // The two halves of Python's `async with` (task_group() calls them).

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "asyncio/awaitable.hpp"
 #include "asyncio/coroutines.hpp"
 #include "asyncio/detail/task_base.hpp"
 #include "asyncio/futures.hpp"
@@ -102,6 +103,34 @@ Task<T> create_task(Coro<T> coro, std::string name = {}) {
   return get_running_loop().create_task(std::move(coro), std::move(name));
 }
 
+namespace detail {
+/// Whether A is a future handle (Task, AnyTask, Future): combinators watch it as is.
+template <class A>
+inline constexpr bool is_future_handle_v = false;
+template <class T>
+inline constexpr bool is_future_handle_v<Task<T>> = true;
+template <class T>
+inline constexpr bool is_future_handle_v<Future<T>> = true;
+template <>
+inline constexpr bool is_future_handle_v<AnyTask> = true;
+}  // namespace detail
+
+/// Schedules any other awaitable as a task: `create_task(asyncio::sleep(1s))`,
+/// `create_task(queue.get())`. It is wrapped in a Coro that awaits it (in Python these are all
+/// coroutines). A Task or Future is refused at compile time, as Python's create_task raises
+/// TypeError for them: await it, or use ensure_future().
+template <class A>
+requires(!detail::is_coro_type_v<std::remove_cvref_t<A>>) auto create_task(A&& aw,
+                                                                           std::string name = {}) {
+  static_assert(Awaitable<A>, ASYNCIO_NOT_AWAITABLE_MESSAGE("asyncio::create_task()"));
+  static_assert(!detail::is_future_handle_v<std::remove_cvref_t<A>>,
+                "asyncio::create_task(): a coroutine was expected, got a Task or Future "
+                "(Python: TypeError); await it, or use asyncio::ensure_future()");
+  if constexpr (Awaitable<A> && !detail::is_future_handle_v<std::remove_cvref_t<A>>) {
+    return create_task(detail::to_coro(std::forward<A>(aw)), std::move(name));
+  }
+}
+
 /// The task running now (Python: asyncio.current_task()); empty when called outside a task.
 AnyTask current_task();
 /// The loop's tasks that are not done yet (Python: asyncio.all_tasks()).
@@ -116,7 +145,7 @@ namespace detail {
 /// waits in when_ns until await_suspend turns it into the deadline, and the rare
 /// cancellation message lives out of line.
 template <class T>
-class SleepAwaiter final : public Suspension, private TimerEntry {
+class [[nodiscard]] SleepAwaiter final : public Suspension, private TimerEntry {
  public:
   SleepAwaiter(Duration delay, ValueSlot<T>&& result) : result_(std::move(result)) {
     when_ns = to_ns(delay);

@@ -135,6 +135,19 @@ Coro<typename BodyResult<B>::type> run_with_timeout(std::optional<double> when, 
   if constexpr (!std::is_void_v<T>) co_return std::move(*result);
 }
 
+/// A timeout body: a Coro or a callable as is; any other awaitable wrapped in a Coro.
+template <class B>
+auto scope_body(B body) {
+  if constexpr (is_coro_type_v<B> || std::is_invocable_v<B&, Timeout&> || std::is_invocable_v<B&>) {
+    return body;
+  } else {
+    static_assert(Awaitable<B>,
+                  "asyncio::timeout(): the body must be a Coro, a callable returning one, or "
+                  "an awaitable (Coro, Task, Future, or an awaiter such as lock.acquire())");
+    if constexpr (Awaitable<B>) return to_coro(std::move(body));
+  }
+}
+
 inline std::optional<double> deadline_after(std::optional<Duration> delay) {
   if (!delay) return std::nullopt;
   return get_running_loop().time() + delay->count();
@@ -145,16 +158,20 @@ inline std::optional<double> deadline_after(std::optional<Duration> delay) {
 /// Runs `body` (a Coro, or a callable returning one, optionally taking Timeout&) with a
 /// deadline `delay` from now; nullopt means none. Throws TimeoutError if it expires.
 /// Python: `async with asyncio.timeout(delay):`.
+/// `body` may also be any other awaitable (`timeout(1s, lock.acquire())`,
+/// `timeout(1s, task)`): it is awaited in the scope, as Python's
+/// `async with timeout(d): await aw`.
 template <class B>
 auto timeout(std::optional<Duration> delay, B body) {
-  return detail::run_with_timeout(detail::deadline_after(delay), std::move(body));
+  return detail::run_with_timeout(detail::deadline_after(delay),
+                                  detail::scope_body(std::move(body)));
 }
 
 /// As timeout(), with an absolute deadline on the loop.time() clock.
 /// Python: `async with asyncio.timeout_at(when):`.
 template <class B>
 auto timeout_at(std::optional<double> when, B body) {
-  return detail::run_with_timeout(when, std::move(body));
+  return detail::run_with_timeout(when, detail::scope_body(std::move(body)));
 }
 
 /// A Timeout whose deadline is `delay` from now (nullopt: none), not yet entered: the value
@@ -204,16 +221,10 @@ Coro<value_of_t<H>> wait_for_expired(H fut, bool owned) {
     throw TimeoutError();
   }
 }
-}  // namespace detail
 
-/// Awaits `aw` (Coro, Task or Future) for at most `timeout` (Python: asyncio.wait_for). On
-/// expiry the inner work is cancelled and waited for, then TimeoutError is thrown. nullopt
-/// waits forever; a timeout <= 0 cancels at once unless `aw` is already done.
+/// wait_for() of a Coro, Task, AnyTask or Future.
 template <class A>
-requires requires {
-  typename detail::FutureOf<std::remove_cvref_t<A>>::type;
-}
-Coro<detail::value_of_t<A>> wait_for(A aw, std::optional<Duration> timeout) {
+Coro<value_of_t<A>> wait_for_impl(A aw, std::optional<Duration> timeout) {
   using T = detail::value_of_t<A>;
   if constexpr (!std::is_same_v<A, Coro<T>>) {
     if (&aw.get_loop() != &get_running_loop()) {
@@ -234,33 +245,22 @@ Coro<detail::value_of_t<A>> wait_for(A aw, std::optional<Duration> timeout) {
   }
 }
 
-namespace detail {
-/// An awaiter object (await_ready/await_suspend/await_resume), e.g. what a stream read returns.
-template <class A>
-concept DirectAwaiter = requires(A a) {
-  a.await_ready();
-  a.await_resume();
-};
-
-template <class R, class A>
-Coro<R> as_coro(A aw) {
-  if constexpr (std::is_void_v<R>) {
-    co_await std::move(aw);
-  } else {
-    co_return co_await std::move(aw);
-  }
-}
 }  // namespace detail
 
-/// wait_for() of any other awaitable (a stream read, a lock acquisition, ...): it runs in
-/// the awaiting task, as Python awaits a non-future awaitable inside wait_for.
+/// Awaits `aw` for at most `timeout` (Python: asyncio.wait_for). On expiry the inner work is
+/// cancelled and waited for, then TimeoutError is thrown. nullopt waits forever; a timeout
+/// <= 0 cancels at once unless `aw` is already done. `aw` is any Awaitable: a Coro, Task or
+/// Future, or an awaiter such as lock.acquire(), queue.get(), sock_recv(): such an awaiter
+/// runs in the awaiting task, as Python awaits a non-future awaitable inside wait_for, so on
+/// expiry it is cancelled like any wait (a lock acquisition then does not take the lock).
 template <class A>
-requires(!requires { typename detail::FutureOf<std::remove_cvref_t<A>>::type; } &&
-         detail::DirectAwaiter<A>)
-    Coro<std::remove_cvref_t<decltype(std::declval<A&>().await_resume())>> wait_for(
-        A aw, std::optional<Duration> timeout) {
-  using R = std::remove_cvref_t<decltype(std::declval<A&>().await_resume())>;
-  co_return co_await wait_for(detail::as_coro<R>(std::move(aw)), timeout);
+auto wait_for(A aw, std::optional<Duration> timeout) {
+  static_assert(Awaitable<A>, ASYNCIO_NOT_AWAITABLE_MESSAGE("asyncio::wait_for()"));
+  if constexpr (detail::is_coro_type_v<A> || detail::is_future_handle_v<A>) {
+    return detail::wait_for_impl(std::move(aw), timeout);
+  } else if constexpr (Awaitable<A>) {
+    return detail::wait_for_impl(detail::to_coro(std::move(aw)), timeout);
+  }
 }
 
 }  // namespace asyncio

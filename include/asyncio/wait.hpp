@@ -219,11 +219,19 @@ Coro<value_of_t<H>> wait_for_one(Ref<MultiWatch> w, std::shared_ptr<std::vector<
 template <class H>
 Coro<WaitResult<H>> wait(std::vector<H> fs, std::optional<Duration> timeout,
                          ReturnWhen return_when = ALL_COMPLETED) {
+  static_assert(detail::is_future_handle_v<H>,
+                "asyncio::wait(): Passing coroutines is forbidden, use tasks explicitly. "
+                "(Python's TypeError: wait() takes Tasks and Futures only; wrap each awaitable "
+                "with asyncio::create_task())");
   return detail::wait_impl(std::move(fs), timeout, return_when);
 }
 /// wait() without a timeout (Python: asyncio.wait(fs, return_when=...)).
 template <class H>
 Coro<WaitResult<H>> wait(std::vector<H> fs, ReturnWhen return_when = ALL_COMPLETED) {
+  static_assert(detail::is_future_handle_v<H>,
+                "asyncio::wait(): Passing coroutines is forbidden, use tasks explicitly. "
+                "(Python's TypeError: wait() takes Tasks and Futures only; wrap each awaitable "
+                "with asyncio::create_task())");
   return detail::wait_impl(std::move(fs), std::nullopt, return_when);
 }
 
@@ -248,8 +256,12 @@ requires detail::FutureLike<A> std::vector<Coro<detail::value_of_t<A>>> as_compl
   }
   std::vector<Coro<detail::value_of_t<A>>> out;
   const bool owned = detail::FutureOf<A>::creates_task;
-  for (std::size_t i = 0; i < all->size(); ++i)
+  for (std::size_t i = 0; i < all->size(); ++i) {
     out.push_back(detail::wait_for_one<H>(w, all, owned));
+    // Python creates each one only when the iteration asks for it: dropping them unawaited
+    // is not a mistake here.
+    detail::CoroAccess::mute_never_awaited(out.back());
+  }
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "asyncio/awaitable.hpp"
 #include "asyncio/futures.hpp"
 #include "asyncio/tasks.hpp"
 
@@ -37,6 +38,15 @@ struct FutureOf<AnyTask> {
   static constexpr bool creates_task = false;
 };
 
+/// Any other awaitable (sleep(), lock.acquire(), queue.get(), a user awaiter...): wrapped in a
+/// Coro, then in a task, as Python's ensure_future wraps a coroutine or an awaitable.
+template <class A>
+requires(Awaitable<A> && !is_coro_type_v<A> && !is_future_handle_v<A>) struct FutureOf<A> {
+  using type = Task<await_result_t<A>>;
+  using value = await_result_t<A>;
+  static constexpr bool creates_task = true;
+};
+
 template <class A>
 using future_of_t = typename FutureOf<std::remove_cvref_t<A>>::type;
 template <class A>
@@ -49,7 +59,7 @@ using non_void_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 template <class A>
 future_of_t<A> ensure_future(A&& a) {
   if constexpr (FutureOf<std::remove_cvref_t<A>>::creates_task) {
-    return create_task(std::move(a));
+    return create_task(to_coro(std::forward<A>(a)));
   } else {
     return a;
   }
@@ -82,3 +92,19 @@ auto take_value(const H& f, bool sole_owner) {
 }
 
 }  // namespace asyncio::detail
+
+namespace asyncio {
+
+/// Returns `aw` itself if it is a Task or Future; otherwise schedules it as a task on the
+/// running loop (a Coro directly, any other awaitable wrapped in a Coro first).
+/// Python: asyncio.ensure_future().
+template <class A>
+auto ensure_future(A&& aw) {
+  if constexpr (Awaitable<A>) {
+    return detail::ensure_future(std::forward<A>(aw));
+  } else {
+    static_assert(Awaitable<A>, ASYNCIO_NOT_AWAITABLE_MESSAGE("asyncio::ensure_future()"));
+  }
+}
+
+}  // namespace asyncio
