@@ -67,9 +67,16 @@ class TaskBase : public FutureBase, public PendingTask {
   static void abandon_pending(PendingTask* self) noexcept;
   void abandon_pending() noexcept;
 
- protected:
-  /// Registers with the loop and schedules the first step.
+  /// Registers with the loop and schedules the first step (Python: Task.__init__). Called
+  /// once, by create_task() or by the loop's task factory (asyncio/task_factory.hpp).
   void start();
+  /// Python: Task.__init__(eager_start=True). Registers with the loop and runs the first step
+  /// now, inside the caller, as the current task; the caller's current task is restored after
+  /// it. A task that finishes in that step is never scheduled and leaves all_tasks() at once.
+  /// When the loop is not running on this thread, the same as start().
+  void start_eager();
+
+ protected:
   /// Moves the root coroutine's outcome into this future (the frame is still alive).
   virtual void complete_from_root() noexcept = 0;
   /// Stores the root's exception: a CancelledError cancels the task, anything else fails it.
@@ -100,9 +107,7 @@ template <class T>
 class TaskImpl final : public TaskBase, public ValueSlot<T> {
  public:
   TaskImpl(EventLoop& loop, typename Coro<T>::Handle root, std::string name)
-      : TaskBase(loop, root, std::move(name)) {
-    start();
-  }
+      : TaskBase(loop, root, std::move(name)) {}
 
  private:
   void complete_from_root() noexcept override {
