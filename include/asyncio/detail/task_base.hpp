@@ -103,11 +103,19 @@ class TaskBase : public FutureBase, public PendingTask {
 /// future is shared (the foreign loop may be running in another thread).
 std::string foreign_future_message(const TaskBase& task, const FutureBase& future);
 
+/// Tag: construct a task without starting it (the task factory path of create_task()).
+struct Unstarted {};
+
 template <class T>
 class TaskImpl final : public TaskBase, public ValueSlot<T> {
  public:
   TaskImpl(EventLoop& loop, typename Coro<T>::Handle root, std::string name)
-      : TaskBase(loop, root, std::move(name)) {}
+      : TaskBase(loop, root, std::move(name)) {
+    start();
+  }
+  /// Not started: create_task() hands it to the loop's task factory, which starts it.
+  TaskImpl(EventLoop& loop, typename Coro<T>::Handle root, Unstarted)
+      : TaskBase(loop, root, std::string()) {}
 
  private:
   void complete_from_root() noexcept override {
