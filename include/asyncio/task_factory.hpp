@@ -41,11 +41,11 @@ class NewTask {
   NewTask& operator=(const NewTask&) = delete;
 
   /// The task (name, add_done_callback, ...). Its number, in the default name "Task-N", is
-  /// given when it starts.
+  /// given when it starts. Python: the Task object the factory constructs.
   AnyTask task() const { return AnyTask(detail::Ref<detail::TaskBase>(task_)); }
-  /// The loop whose create_task() was called.
+  /// The loop whose create_task() was called (Python: the factory's `loop` argument).
   EventLoop& loop() const noexcept { return task_->loop(); }
-  /// Whether start() or start_eager() was called.
+  /// Whether start() or start_eager() was called. C++ only.
   bool started() const noexcept { return started_; }
 
   /// Schedules the task's first step for the next loop iteration (Python: Task(coro,
