@@ -622,3 +622,44 @@ TEST(EagerTaskTest, DroppedFailedEagerTaskIsReported) {
   asyncio::run(main());
   EXPECT_EQ(handler.count("Task exception was never retrieved"), 1u);
 }
+
+// Python (t5.py): shield() and wait_for(aw, 0) wrap the coroutine in a task; with eager tasks a
+// coroutine that finishes in its first step gives its result even to wait_for(..., 0), where
+// a scheduled task would be cancelled before it ever ran.
+TEST(EagerTaskTest, ShieldAndZeroTimeoutWaitFor) {
+  Log log;
+  auto quick = [&](int v) -> Coro<int> {
+    log.push_back("quick " + std::to_string(v));
+    co_return v;
+  };
+  auto slow = [&](int v) -> Coro<int> {
+    log.push_back("slow " + std::to_string(v) + " start");
+    co_await asyncio::sleep(0s);
+    log.push_back("slow " + std::to_string(v) + " end");
+    co_return v;
+  };
+  auto main = [&](bool eager) -> Coro<> {
+    use_eager(eager);
+    log.push_back("shield " + std::to_string(co_await asyncio::shield(quick(1))));
+    log.push_back("shield " + std::to_string(co_await asyncio::shield(slow(2))));
+    try {
+      log.push_back("wait_for0 " + std::to_string(co_await asyncio::wait_for(quick(3), 0s)));
+    } catch (const asyncio::TimeoutError&) {
+      log.push_back("wait_for0 timeout");
+    }
+    try {
+      log.push_back("wait_for0 " + std::to_string(co_await asyncio::wait_for(slow(4), 0s)));
+    } catch (const asyncio::TimeoutError&) {
+      log.push_back("wait_for0 timeout");
+    }
+    co_await asyncio::sleep(0s);
+    co_await asyncio::sleep(0s);
+  };
+  asyncio::run(main(false));
+  EXPECT_EQ(log, (Log{"quick 1", "shield 1", "slow 2 start", "slow 2 end", "shield 2",
+                      "wait_for0 timeout", "wait_for0 timeout"}));
+  log.clear();
+  asyncio::run(main(true));
+  EXPECT_EQ(log, (Log{"quick 1", "shield 1", "slow 2 start", "slow 2 end", "shield 2", "quick 3",
+                      "wait_for0 3", "slow 4 start", "wait_for0 timeout"}));
+}
