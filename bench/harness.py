@@ -244,8 +244,12 @@ class Table:
 MICRO = {
     "spawn": {
         "desc": "create_task + await of N trivial tasks (all created first, then awaited in order)",
-        "runs": [("asyncio-cpp", "spawn", ""), ("boost-asio", "spawn", "co_spawn + join counter"),
-                 ("python3.12-asyncio", "spawn", ""), ("python3-debian-asyncio", "spawn", ""),
+        "runs": [("asyncio-cpp", "spawn", ""),
+                 ("asyncio-cpp", "spawn --factory eager", "eager_task_factory"),
+                 ("boost-asio", "spawn", "co_spawn + join counter"),
+                 ("python3.12-asyncio", "spawn", ""),
+                 ("python3.12-asyncio", "spawn --factory eager", "eager_task_factory"),
+                 ("python3-debian-asyncio", "spawn", ""),
                  ("uvloop", "spawn", "")],
         "n": {"*": 1000000, "python": 200000},
         "primary": ("ns_per_task", "ns/task", False),
@@ -438,7 +442,8 @@ def run_micro(micro_impls, results, tables):
 
 CALLGRIND = [
     # (name, workload arg per impl, args, ops(n) -> operations, unit)
-    ("spawn", {"asyncio-cpp": "spawn", "boost-asio": "spawn"}, ["--n", "10000"], lambda n: n, "task"),
+    ("spawn", {"asyncio-cpp": ["spawn", "spawn --factory eager"], "boost-asio": "spawn"},
+     ["--n", "10000"], lambda n: n, "task"),
     ("chain", {"asyncio-cpp": "chain", "boost-asio": "chain"}, ["--n", "20", "--depth", "1000"],
      lambda n: n * 1000, "level"),
     ("switch", {"asyncio-cpp": ["switch_future", "switch_future --runner loop"],

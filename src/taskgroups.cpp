@@ -49,6 +49,13 @@ void TaskGroup::check_can_create() const {
 }
 
 void TaskGroup::adopt(detail::Ref<detail::TaskBase> task) {
+  if (task->done()) {
+    // Finished eagerly inside create_task() (an eager task factory): handled now and never
+    // linked, as Python 3.12's TaskGroup.create_task does, so a failure aborts the group
+    // before create_task() returns.
+    on_task_done(*task);
+    return;
+  }
   auto* c = new Child{};
   c->member.child = c;
   c->callback.child = c;

@@ -31,6 +31,20 @@ void TaskBase::start() {
   wake();
 }
 
+void TaskBase::start_eager() {
+  // Python: eager only when the loop is running (here: on this thread, where the caller is).
+  if (running_loop != loop_) {
+    start();
+    return;
+  }
+  number_ = static_cast<std::uint32_t>(LoopAccess::next_task_number(*loop_));
+  add_ref();  // the loop's reference, dropped when the task finishes
+  // Registered for the first step, as Python's _register_eager_task: all_tasks() inside the
+  // step sees the task; if the step finishes it, finish() unlinks it again.
+  LoopAccess::add_pending_task(*loop_, this, &TaskBase::abandon_pending);
+  step();  // swaps the current task in and back out, as Python's _swap_current_task
+}
+
 bool TaskBase::cancel(const std::string& message) {
   log_traceback_ = false;
   if (done()) return false;

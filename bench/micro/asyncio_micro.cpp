@@ -2,6 +2,7 @@
 // definition of each (the Python, uvloop and Boost.Asio peers in bench/peers/ do the same).
 //
 //   asyncio_micro spawn    --n 1000000   create_task + await of N trivial tasks
+//                          [--factory eager]   ... with loop.set_task_factory(eager_task_factory)
 //   asyncio_micro chain    --n 2000 --depth 1000   await chain, N times a chain of depth D
 //   asyncio_micro switch_future --n 500000   two tasks handing off through Future<void>s
 //   asyncio_micro sleepers --n 1000000 --delay 1   N concurrent sleep(delay)
@@ -34,7 +35,12 @@ Coro<long> value(long i) {
 }
 
 // ---- spawn ----------------------------------------------------------------------------------
+/// `--factory eager`: each trivial task then runs to completion inside create_task() and is
+/// never scheduled (Python 3.12's eager_task_factory).
+bool g_eager_factory = false;
+
 Coro<void> spawn_main(long n, Result& r) {
+  if (g_eager_factory) asyncio::get_running_loop().set_task_factory(asyncio::eager_task_factory);
   // The coroutine frame of trivial(), as malloc sees it (header and rounding included).
   {
     std::vector<Coro<void>> probe;
@@ -248,6 +254,7 @@ int main(int argc, char** argv) {
   const std::string& w = args.workload;
   long n = args.get("n", 0);
   g_bare_loop = args.kv.count("runner") && args.kv["runner"] == "loop";
+  g_eager_factory = args.kv.count("factory") && args.kv["factory"] == "eager";
   if (w == "spawn") {
     if (!n) n = 1000000;
     Result r(kImpl, w, n);

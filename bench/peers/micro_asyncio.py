@@ -41,7 +41,9 @@ async def value(i):
 
 
 # ---- spawn -----------------------------------------------------------------------------------
-async def spawn_main(n, r):
+async def spawn_main(n, r, factory=None):
+    if factory == "eager":  # --factory eager: Python 3.12's eager_task_factory
+        asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)
     create_task = asyncio.create_task
     r0 = rss_bytes()
     t0 = cpu_ns()
@@ -303,7 +305,7 @@ def main():
     sys.setrecursionlimit(100000)
     r = {}
     mains = {
-        "spawn": lambda: spawn_main(n, r),
+        "spawn": lambda: spawn_main(n, r, kv.get("factory")),
         "chain": lambda: chain_main(n, int(kv.get("depth", 1000)), r),
         "switch_future": lambda: switch_future_main(n, r),
         "switch_event": lambda: switch_event_main(n, r),

@@ -21,6 +21,7 @@
 #include "asyncio/ssl.hpp"
 #include "asyncio/streams.hpp"
 #include "asyncio/subprocess.hpp"
+#include "asyncio/task_factory.hpp"
 #include "asyncio/taskgroups.hpp"
 #include "asyncio/tasks.hpp"
 #include "asyncio/threads.hpp"

@@ -46,6 +46,12 @@ class Future;
 template <class T>
 class Task;
 class Executor;  // asyncio/executor.hpp
+class NewTask;   // asyncio/task_factory.hpp
+
+/// A loop's task factory (Python: the callable given to loop.set_task_factory()): called by
+/// create_task() with the task it made, not yet started; it may customise the task and
+/// chooses how it starts (NewTask::start() or start_eager()). See asyncio/task_factory.hpp.
+using TaskFactory = std::function<void(EventLoop& loop, NewTask& task)>;
 
 /// What `EventLoop::call_exception_handler` receives (Python's `context` dict).
 struct ExceptionContext {
@@ -61,6 +67,7 @@ using ExceptionHandler = std::function<void(EventLoop&, const ExceptionContext&)
 namespace detail {
 
 struct LoopAccess;
+class TaskBase;
 class Reactor;
 class IoWatchers;
 
@@ -352,6 +359,14 @@ class EventLoop {
   template <class T = void>
   Future<T> create_future();
 
+  /// Makes create_task() hand each new task to `factory` (empty: the default, which schedules
+  /// the task's first step). E.g. `loop.set_task_factory(asyncio::eager_task_factory)`.
+  /// Defined in src/task_factory.cpp. Python: loop.set_task_factory().
+  void set_task_factory(TaskFactory factory);
+  /// The factory set by set_task_factory(); empty for the default (Python:
+  /// loop.get_task_factory(), None for the default).
+  TaskFactory get_task_factory() const;
+
   // ---- Executors (run_in_executor is defined in asyncio/threads.hpp, the rest in
   // ---- src/threads.cpp) --------------------------------------------------------------------
 
@@ -507,6 +522,9 @@ class EventLoop {
   void set_io_handler(int fd, detail::IoHandler* handler, bool readable, bool writable);
   detail::IoHandler* io_handler_of(int fd) const noexcept;
   void run_once();
+  /// create_task() with a task factory set: runs it, starts the task if it did not, then
+  /// names it `name` unless empty.
+  void start_with_factory(detail::TaskBase& task, std::string name);
   void drain_threadsafe_queue();
   void run_ready_item(detail::ReadyItem item);
   void poll_io(std::int64_t timeout_ns);
@@ -522,6 +540,9 @@ class EventLoop {
   detail::IntrusiveList<detail::LoopCloseHook> close_hooks_;
   void* current_task_ = nullptr;  // detail::TaskBase*, typed in tasks.hpp
   std::uint64_t task_counter_ = 0;
+  // Null unless set_task_factory() installed one: create_task() tests only this pointer.
+  // Shared so that a factory may replace itself (set_task_factory) while it runs.
+  std::shared_ptr<const TaskFactory> task_factory_;
 
   std::unique_ptr<detail::Reactor> reactor_;
   std::unique_ptr<detail::IoWatchers> watchers_;

@@ -93,6 +93,13 @@ class Task : public detail::FutureHandle<detail::TaskImpl<T>, T> {
 template <class T>
 Task<T> EventLoop::create_task(Coro<T> coro, std::string name) {
   if (!coro.valid()) throw RuntimeError("create_task() needs a coroutine that has not run");
+  if (task_factory_) [[unlikely]] {
+    // The name is given after the factory returns, as Python 3.12 does (task_factory.hpp).
+    auto* impl = new detail::TaskImpl<T>(*this, coro.release(), detail::Unstarted{});
+    Task<T> task{detail::Ref<detail::TaskImpl<T>>(impl)};  // frees the frame if starting throws
+    start_with_factory(*impl, std::move(name));            // src/task_factory.cpp
+    return task;
+  }
   auto* impl = new detail::TaskImpl<T>(*this, coro.release(), std::move(name));
   return Task<T>(detail::Ref<detail::TaskImpl<T>>(impl));
 }

@@ -67,9 +67,16 @@ class TaskBase : public FutureBase, public PendingTask {
   static void abandon_pending(PendingTask* self) noexcept;
   void abandon_pending() noexcept;
 
- protected:
-  /// Registers with the loop and schedules the first step.
+  /// Registers with the loop and schedules the first step (Python: Task.__init__). Called
+  /// once, by create_task() or by the loop's task factory (asyncio/task_factory.hpp).
   void start();
+  /// Python: Task.__init__(eager_start=True). Registers with the loop and runs the first step
+  /// now, inside the caller, as the current task; the caller's current task is restored after
+  /// it. A task that finishes in that step is never scheduled and leaves all_tasks() at once.
+  /// When the loop is not running on this thread, the same as start().
+  void start_eager();
+
+ protected:
   /// Moves the root coroutine's outcome into this future (the frame is still alive).
   virtual void complete_from_root() noexcept = 0;
   /// Stores the root's exception: a CancelledError cancels the task, anything else fails it.
@@ -96,6 +103,9 @@ class TaskBase : public FutureBase, public PendingTask {
 /// future is shared (the foreign loop may be running in another thread).
 std::string foreign_future_message(const TaskBase& task, const FutureBase& future);
 
+/// Tag: construct a task without starting it (the task factory path of create_task()).
+struct Unstarted {};
+
 template <class T>
 class TaskImpl final : public TaskBase, public ValueSlot<T> {
  public:
@@ -103,6 +113,9 @@ class TaskImpl final : public TaskBase, public ValueSlot<T> {
       : TaskBase(loop, root, std::move(name)) {
     start();
   }
+  /// Not started: create_task() hands it to the loop's task factory, which starts it.
+  TaskImpl(EventLoop& loop, typename Coro<T>::Handle root, Unstarted)
+      : TaskBase(loop, root, std::string()) {}
 
  private:
   void complete_from_root() noexcept override {
