@@ -1,0 +1,747 @@
+// Tests of AsyncGenerator (Python: async generators, `async for`, loop.shutdown_asyncgens).
+//
+// Each test quotes the Python program it ports; the expected events are CPython 3.12.1's output.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "asyncio/async_generator.hpp"
+#include "asyncio/events.hpp"
+#include "asyncio/queues.hpp"
+#include "asyncio/runners.hpp"
+#include "asyncio/tasks.hpp"
+#include "core_helpers.hpp"
+
+using namespace std::chrono_literals;
+using asyncio::AsyncGenerator;
+using asyncio::CancelledError;
+using asyncio::Coro;
+using asyncio::EventLoop;
+using asyncio::GeneratorExit;
+using asyncio::RuntimeError;
+using asyncio::StopAsyncIteration;
+using asyncio::ValueError;
+using Events = std::vector<std::string>;
+
+namespace {
+
+using coretest::HandlerLog;
+
+// async def ticker(delay, to):
+//     """Yield numbers from 0 to *to* every *delay* seconds."""
+//     for i in range(to):
+//         yield i
+//         await asyncio.sleep(delay)
+AsyncGenerator<int> ticker(asyncio::Duration delay, int to) {
+  for (int i = 0; i < to; ++i) {
+    co_yield i;
+    co_await asyncio::sleep(delay);
+  }
+}
+
+// async def gen():            # the cleanup awaits, as Python's `finally: await ...` may
+//     try:
+//         yield 1
+//         yield 2
+//     finally:
+//         print("cleanup start"); await asyncio.sleep(0); print("cleanup end")
+AsyncGenerator<int> two_with_cleanup(Events& ev) {
+  std::exception_ptr error;
+  try {
+    co_yield 1;
+    co_yield 2;
+  } catch (...) {
+    error = std::current_exception();  // C++: no co_await inside a catch handler
+  }
+  ev.push_back("cleanup start");
+  co_await asyncio::sleep(0s);
+  ev.push_back("cleanup end");
+  if (error) std::rethrow_exception(error);
+}
+
+std::string what_of(const std::exception& e) {
+  return e.what();
+}
+
+}  // namespace
+
+// ---- async for ------------------------------------------------------------------------------
+
+// async def main():
+//     async for i in ticker(0.01, 4): print(i)
+TEST(AsyncGeneratorTest, TickerDocsExample) {
+  auto main = []() -> Coro<std::vector<int>> {
+    std::vector<int> got;
+    auto gen = ticker(1ms, 4);
+    while (auto i = co_await gen.next()) got.push_back(*i);
+    co_return got;
+  };
+  EXPECT_EQ(asyncio::run(main()), (std::vector<int>{0, 1, 2, 3}));
+}
+
+// Python: [i async for i in ticker(0, 3)] inside a task that also prints; anext() twice after
+// the end raises StopAsyncIteration (str '') both times.
+TEST(AsyncGeneratorTest, ExhaustedGenerator) {
+  auto main = []() -> Coro<Events> {
+    Events ev;
+    auto gen = ticker(0s, 2);
+    ev.push_back(std::to_string(co_await gen.anext()));
+    ev.push_back(std::to_string(co_await gen.anext()));
+    for (int k = 0; k < 2; ++k) {
+      try {
+        co_await gen.anext();
+        ev.push_back("no exception");
+      } catch (const StopAsyncIteration& e) {
+        ev.push_back(std::string("StopAsyncIteration '") + e.what() + "'");
+      }
+    }
+    ev.push_back((co_await gen.next()).has_value() ? "value" : "nullopt");
+    ev.push_back(gen.valid() ? "valid" : "finished");
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"0", "1", "StopAsyncIteration ''",
+                                          "StopAsyncIteration ''", "nullopt", "finished"}));
+}
+
+// A generator yielding without awaiting, and lvalues (copied) vs rvalues (moved).
+TEST(AsyncGeneratorTest, YieldsCopiesLvaluesAndMovesRvalues) {
+  auto strings = []() -> AsyncGenerator<std::string> {
+    std::string kept = "kept";
+    co_yield kept;                // copied: the generator still has it
+    co_yield std::string("tmp");  // moved
+    co_yield kept;
+  };
+  auto main = [&]() -> Coro<Events> {
+    Events ev;
+    auto gen = strings();
+    while (auto s = co_await gen.next()) ev.push_back(*s);
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"kept", "tmp", "kept"}));
+}
+
+// The generator awaits futures, locks and queues of the consumer's loop.
+// async def drain(q):
+//     while (item := await q.get()) is not None:
+//         yield item * 2
+TEST(AsyncGeneratorTest, AwaitsQueueAndTaskInsideTheConsumersTask) {
+  auto drain = [](asyncio::Queue<int>& q) -> AsyncGenerator<int> {
+    while (true) {
+      int item = co_await q.get();
+      if (item < 0) co_return;
+      co_yield item * 2;
+    }
+  };
+  auto producer = [](asyncio::Queue<int>& q) -> Coro<> {
+    for (int i = 1; i <= 3; ++i) {
+      co_await q.put(i);
+      co_await asyncio::sleep(1ms);
+    }
+    co_await q.put(-1);
+  };
+  auto main = [&]() -> Coro<std::vector<int>> {
+    asyncio::Queue<int> q;
+    auto p = asyncio::create_task(producer(q));
+    std::vector<int> got;
+    auto gen = drain(q);
+    while (auto v = co_await gen.next()) got.push_back(*v);
+    co_await p;
+    co_return got;
+  };
+  EXPECT_EQ(asyncio::run(main()), (std::vector<int>{2, 4, 6}));
+}
+
+// ---- exceptions -----------------------------------------------------------------------------
+
+// async def raiser():
+//     yield 1
+//     raise ValueError("gen failed")
+// async for v in raiser(): print("v", v)   -> v 1, then ValueError gen failed
+TEST(AsyncGeneratorTest, ExceptionPropagatesToTheConsumer) {
+  auto raiser = []() -> AsyncGenerator<int> {
+    co_yield 1;
+    throw ValueError("gen failed");
+  };
+  auto main = [&]() -> Coro<Events> {
+    Events ev;
+    auto gen = raiser();
+    try {
+      while (auto v = co_await gen.next()) ev.push_back("v " + std::to_string(*v));
+    } catch (const ValueError& e) {
+      ev.push_back(std::string("ValueError ") + e.what());
+    }
+    ev.push_back((co_await gen.next()) ? "value" : "nullopt");  // finished for good
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"v 1", "ValueError gen failed", "nullopt"}));
+}
+
+// async def bad():
+//     raise StopAsyncIteration
+//     yield 1
+// await anext(bad())   -> RuntimeError('async generator raised StopAsyncIteration')
+TEST(AsyncGeneratorTest, StopAsyncIterationInsideBecomesRuntimeError) {
+  auto bad = []() -> AsyncGenerator<int> {
+    throw StopAsyncIteration();
+    co_yield 1;
+  };
+  auto main = [&]() -> Coro<std::string> {
+    auto gen = bad();
+    try {
+      co_await gen.anext();
+    } catch (const RuntimeError& e) {
+      co_return e.what();
+    }
+    co_return "no exception";
+  };
+  EXPECT_EQ(asyncio::run(main()), "async generator raised StopAsyncIteration");
+}
+
+// ---- aclose ---------------------------------------------------------------------------------
+
+// g = gen(); print(await anext(g)); await g.aclose(); await g.aclose(); await anext(g)
+//   -> 1, cleanup start, cleanup end, StopAsyncIteration
+TEST(AsyncGeneratorTest, AcloseRunsCleanupThatAwaits) {
+  auto main = []() -> Coro<Events> {
+    Events ev;
+    auto gen = two_with_cleanup(ev);
+    ev.push_back(std::to_string(co_await gen.anext()));
+    co_await gen.aclose();
+    ev.push_back("closed");
+    co_await gen.aclose();  // a second aclose() does nothing
+    try {
+      co_await gen.anext();
+    } catch (const StopAsyncIteration&) {
+      ev.push_back("StopAsyncIteration");
+    }
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()),
+            (Events{"1", "cleanup start", "cleanup end", "closed", "StopAsyncIteration"}));
+}
+
+// b = gen(); await b.aclose(); await anext(b)  -> nothing runs; StopAsyncIteration
+TEST(AsyncGeneratorTest, AcloseOfUnstartedGeneratorRunsNothing) {
+  auto main = []() -> Coro<Events> {
+    Events ev;
+    auto gen = two_with_cleanup(ev);
+    co_await gen.aclose();
+    try {
+      co_await gen.anext();
+    } catch (const StopAsyncIteration&) {
+      ev.push_back("StopAsyncIteration");
+    }
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"StopAsyncIteration"}));
+}
+
+// async def g3():
+//     try: yield 1
+//     finally: yield 2
+// await anext(g); await g.aclose()  -> RuntimeError async generator ignored GeneratorExit
+TEST(AsyncGeneratorTest, YieldDuringAcloseIsRuntimeError) {
+  auto g3 = []() -> AsyncGenerator<int> {
+    bool closing = false;
+    try {
+      co_yield 1;
+    } catch (const GeneratorExit&) {
+      closing = true;
+    }
+    if (closing) co_yield 2;
+  };
+  auto main = [&]() -> Coro<std::string> {
+    auto gen = g3();
+    co_await gen.anext();
+    try {
+      co_await gen.aclose();
+    } catch (const RuntimeError& e) {
+      co_return e.what();
+    }
+    co_return "no exception";
+  };
+  EXPECT_EQ(asyncio::run(main()), "async generator ignored GeneratorExit");
+}
+
+// async def other():
+//     try: yield 1
+//     except GeneratorExit: raise KeyError("in close")
+// await anext(o); await o.aclose() -> KeyError 'in close'; await o.aclose() -> ok
+TEST(AsyncGeneratorTest, ErrorDuringAclosePropagates) {
+  auto other = []() -> AsyncGenerator<int> {
+    try {
+      co_yield 1;
+    } catch (const GeneratorExit&) {
+      throw ValueError("in close");
+    }
+  };
+  auto main = [&]() -> Coro<Events> {
+    Events ev;
+    auto gen = other();
+    co_await gen.anext();
+    try {
+      co_await gen.aclose();
+    } catch (const ValueError& e) {
+      ev.push_back(std::string("aclose ValueError ") + e.what());
+    }
+    co_await gen.aclose();
+    ev.push_back("aclose twice ok");
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"aclose ValueError in close", "aclose twice ok"}));
+}
+
+// ---- athrow ---------------------------------------------------------------------------------
+
+// async def g():
+//     try:
+//         yield 1
+//     except ValueError as e:
+//         print("caught", e)
+//         yield 10
+//     yield 20
+// x = g(); anext -> 1; athrow(ValueError("boom")) -> caught boom, 10; anext -> 20;
+// athrow(KeyError("k")) -> KeyError 'k'; anext -> StopAsyncIteration
+// y = g(); athrow(ValueError("u")) -> ValueError u (unstarted)
+TEST(AsyncGeneratorTest, Athrow) {
+  auto g = [](Events& ev) -> AsyncGenerator<int> {
+    bool caught = false;
+    try {
+      co_yield 1;
+    } catch (const ValueError& e) {
+      ev.push_back(std::string("caught ") + e.what());
+      caught = true;
+    }
+    if (caught) co_yield 10;
+    co_yield 20;
+  };
+  auto main = [&]() -> Coro<Events> {
+    Events ev;
+    auto x = g(ev);
+    ev.push_back(std::to_string(co_await x.anext()));
+    ev.push_back(std::to_string(co_await x.athrow(ValueError("boom"))));
+    ev.push_back(std::to_string(co_await x.anext()));
+    try {
+      co_await x.athrow(std::out_of_range("k"));
+    } catch (const std::out_of_range& e) {
+      ev.push_back(std::string("out_of_range ") + e.what());
+    }
+    try {
+      co_await x.anext();
+    } catch (const StopAsyncIteration&) {
+      ev.push_back("stop after athrow");
+    }
+    auto y = g(ev);
+    try {
+      co_await y.athrow(ValueError("u"));
+    } catch (const ValueError& e) {
+      ev.push_back(std::string("unstarted athrow ") + e.what());
+    }
+    ev.push_back(y.valid() ? "valid" : "finished");
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"1", "caught boom", "10", "20", "out_of_range k",
+                                          "stop after athrow", "unstarted athrow u", "finished"}));
+}
+
+// ---- already running ------------------------------------------------------------------------
+
+// async def slow():
+//     try:
+//         yield 1
+//         await asyncio.sleep(0.1)
+//         yield 2
+//     finally:
+//         print("slow cleanup")
+// r = slow(); await anext(r); t = ensure_future(anext(r)); await asyncio.sleep(0)
+// anext(r) / r.aclose() / r.athrow(ValueError("x")) while t runs it -> RuntimeError:
+//   anext(): asynchronous generator is already running
+//   aclose(): asynchronous generator is already running
+//   athrow(): asynchronous generator is already running
+// print(await t) -> 2; await r.aclose() -> slow cleanup
+TEST(AsyncGeneratorTest, StepWhileRunningIsRuntimeError) {
+  auto slow = [](Events& ev) -> AsyncGenerator<int> {
+    struct Cleanup {
+      Events& ev;
+      ~Cleanup() { ev.push_back("slow cleanup"); }
+    } cleanup{ev};
+    co_yield 1;
+    co_await asyncio::sleep(10ms);
+    co_yield 2;
+  };
+  auto main = [&]() -> Coro<Events> {
+    Events ev;
+    auto r = slow(ev);
+    co_await r.anext();
+    auto t = asyncio::create_task(
+        [](AsyncGenerator<int>& g) -> Coro<int> { co_return co_await g.anext(); }(r));
+    co_await asyncio::sleep(0s);
+    try {
+      co_await r.anext();
+    } catch (const RuntimeError& e) {
+      ev.push_back(e.what());
+    }
+    try {
+      co_await r.aclose();
+    } catch (const RuntimeError& e) {
+      ev.push_back(e.what());
+    }
+    try {
+      co_await r.athrow(ValueError("x"));
+    } catch (const RuntimeError& e) {
+      ev.push_back(e.what());
+    }
+    ev.push_back(std::to_string(co_await t));
+    co_await r.aclose();
+    ev.push_back("closed");
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"anext(): asynchronous generator is already running",
+                                          "aclose(): asynchronous generator is already running",
+                                          "athrow(): asynchronous generator is already running",
+                                          "2", "slow cleanup", "closed"}));
+}
+
+// aw = anext(a); await aw; await aw -> RuntimeError cannot reuse already awaited
+// __anext__()/asend()
+TEST(AsyncGeneratorTest, AwaitingAStepTwiceIsRuntimeError) {
+  auto main = []() -> Coro<std::string> {
+    auto gen = ticker(0s, 3);
+    auto step = gen.anext();
+    co_await step;
+    try {
+      co_await step;
+    } catch (const RuntimeError& e) {
+      co_return e.what();
+    }
+    co_return "no exception";
+  };
+  EXPECT_EQ(asyncio::run(main()), "cannot reuse already awaited __anext__()/asend()");
+}
+
+// ---- cancellation of the consumer -----------------------------------------------------------
+
+// async def ticker():
+//     try:
+//         i = 0
+//         while True:
+//             yield i; i += 1; await asyncio.sleep(0.05)
+//     finally:
+//         print("ticker cleanup"); await asyncio.sleep(0); print("ticker cleanup done")
+// async def consumer():
+//     async for v in ticker(): print("got", v)
+// c = create_task(consumer()); await asyncio.sleep(0.12); c.cancel(); await c
+//   -> got 0, got 1, got 2, ticker cleanup, ticker cleanup done, consumer cancelled
+TEST(AsyncGeneratorTest, CancellingTheConsumerCancelsInsideTheGenerator) {
+  auto forever = [](Events& ev) -> AsyncGenerator<int> {
+    std::exception_ptr error;
+    try {
+      for (int i = 0;; ++i) {
+        co_yield i;
+        co_await asyncio::sleep(50ms);
+      }
+    } catch (...) {
+      error = std::current_exception();
+    }
+    ev.push_back("ticker cleanup");
+    co_await asyncio::sleep(0s);
+    ev.push_back("ticker cleanup done");
+    std::rethrow_exception(error);
+  };
+  auto consumer = [&](Events& ev) -> Coro<> {
+    auto gen = forever(ev);
+    while (auto v = co_await gen.next()) ev.push_back("got " + std::to_string(*v));
+  };
+  auto main = [&]() -> Coro<Events> {
+    Events ev;
+    auto c = asyncio::create_task(consumer(ev));
+    co_await asyncio::sleep(120ms);
+    c.cancel();
+    try {
+      co_await c;
+    } catch (const CancelledError&) {
+      ev.push_back("consumer cancelled");
+    }
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"got 0", "got 1", "got 2", "ticker cleanup",
+                                          "ticker cleanup done", "consumer cancelled"}));
+}
+
+// ---- finalization ---------------------------------------------------------------------------
+
+// async def main():
+//     g = gen()
+//     async for v in g: print(v); break
+//     del g
+//     print("dropped")
+//     for i in range(4): await asyncio.sleep(0); print("tick", i)
+// -> 1, dropped, tick 0, cleanup start, tick 1, cleanup end, tick 2, tick 3
+TEST(AsyncGeneratorTest, DroppedSuspendedGeneratorIsClosedByAFinalizerTask) {
+  auto main = []() -> Coro<Events> {
+    Events ev;
+    {
+      auto gen = two_with_cleanup(ev);
+      while (auto v = co_await gen.next()) {
+        ev.push_back(std::to_string(*v));
+        break;
+      }
+    }
+    ev.push_back("dropped");
+    for (int i = 0; i < 4; ++i) {
+      co_await asyncio::sleep(0s);
+      ev.push_back("tick " + std::to_string(i));
+    }
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"1", "dropped", "tick 0", "cleanup start", "tick 1",
+                                          "cleanup end", "tick 2", "tick 3"}));
+}
+
+// async def main2():
+//     global G
+//     G = gen(); print(await anext(G)); print("main2 end")
+// asyncio.run(main2()); print("after run2")
+//   -> 1, main2 end, cleanup start, cleanup end, after run2   (loop.shutdown_asyncgens)
+TEST(AsyncGeneratorTest, RunShutdownClosesSuspendedGenerators) {
+  Events ev;
+  AsyncGenerator<int> kept;
+  auto main = [&]() -> Coro<> {
+    kept = two_with_cleanup(ev);
+    ev.push_back(std::to_string(co_await kept.anext()));
+    ev.push_back("main end");
+  };
+  asyncio::run(main());
+  ev.push_back("after run");
+  EXPECT_EQ(ev, (Events{"1", "main end", "cleanup start", "cleanup end", "after run"}));
+  EXPECT_FALSE(kept.valid());
+}
+
+// Python 3.12 prints only "cleanup start" for a generator that main() drops while suspended
+// (the finalizer's aclose() task is created after main ends and run() cancels it before it
+// starts). Here the generator is then left to shutdown_asyncgens(), which runs the whole
+// cleanup (docs/python-mapping.md).
+TEST(AsyncGeneratorTest, RunShutdownClosesAGeneratorDroppedAtTheEndOfMain) {
+  Events ev;
+  auto main = [&]() -> Coro<> {
+    auto gen = two_with_cleanup(ev);
+    ev.push_back(std::to_string(co_await gen.anext()));
+    ev.push_back("main end");
+  };
+  asyncio::run(main());
+  ev.push_back("after run");
+  EXPECT_EQ(ev, (Events{"1", "main end", "cleanup start", "cleanup end", "after run"}));
+}
+
+// async def bad():
+//     try: yield 1
+//     finally:
+//         await asyncio.sleep(0); raise ValueError("cleanup failed")
+// B = bad(); await anext(B)   (handler installed)
+//   -> handler: an error occurred during closing of asynchronous generator <...> ValueError
+TEST(AsyncGeneratorTest, ShutdownReportsErrorsThroughTheHandler) {
+  HandlerLog log;
+  AsyncGenerator<int> kept;
+  auto bad = []() -> AsyncGenerator<int> {
+    bool closing = false;
+    try {
+      co_yield 1;
+    } catch (const GeneratorExit&) {
+      closing = true;
+    }
+    if (closing) {
+      co_await asyncio::sleep(0s);
+      throw ValueError("cleanup failed");
+    }
+  };
+  {
+    asyncio::Runner runner;
+    log.install(runner.get_loop());
+    runner.run([&]() -> Coro<> {
+      kept = bad();
+      co_await kept.anext();
+    }());
+  }
+  ASSERT_EQ(log.contexts.size(), 1u);
+  const std::string prefix = "an error occurred during closing of asynchronous generator ";
+  EXPECT_EQ(log.contexts[0].message.substr(0, prefix.size()), prefix);
+  EXPECT_NE(log.contexts[0].message.find("<async_generator object at 0x"), std::string::npos);
+  try {
+    std::rethrow_exception(log.contexts[0].exception);
+  } catch (const ValueError& e) {
+    EXPECT_EQ(what_of(e), "cleanup failed");
+  }
+}
+
+// A generator dropped while its loop is not running stays with the loop; an explicit
+// loop.shutdown_asyncgens() closes it (Python: the finalizer's call_soon_threadsafe runs when
+// the loop next runs).
+TEST(AsyncGeneratorTest, DroppedOutsideTheLoopIsClosedByShutdownAsyncgens) {
+  Events ev;
+  {
+    EventLoop loop;
+    {
+      AsyncGenerator<int> gen;
+      loop.run_until_complete([&]() -> Coro<> {
+        gen = two_with_cleanup(ev);
+        co_await gen.anext();
+      }());
+    }  // dropped here: the loop is not running
+    ev.push_back("dropped");
+    loop.run_until_complete(loop.shutdown_asyncgens());
+    ev.push_back("shut down");
+    loop.close();
+  }
+  EXPECT_EQ(ev, (Events{"dropped", "cleanup start", "cleanup end", "shut down"}));
+}
+
+// Closing the loop destroys a generator that nobody closed (only its destructors run), and a
+// consumer task abandoned while the generator is suspended inside an await: no leak (ASan).
+TEST(AsyncGeneratorTest, LoopCloseDestroysWhatIsLeft) {
+  Events ev;
+  auto guarded = [](Events& ev) -> AsyncGenerator<int> {
+    struct Guard {
+      Events& ev;
+      ~Guard() { ev.push_back("destroyed"); }
+    } guard{ev};
+    co_yield 1;
+    co_await asyncio::sleep(1h);
+    co_yield 2;
+  };
+  {
+    EventLoop loop;
+    HandlerLog log;
+    log.install(loop);
+    AsyncGenerator<int> left;
+    loop.run_until_complete([&]() -> Coro<> {
+      left = guarded(ev);
+      co_await left.anext();
+    }());
+    auto consumer = [&]() -> Coro<> {
+      auto g = guarded(ev);
+      while (auto v = co_await g.next()) {
+      }
+    };
+    auto t = loop.create_task(consumer());
+    coretest::run_once(loop);
+    coretest::run_once(loop);
+    loop.close();  // the consumer is abandoned: its generator goes with its frame
+    EXPECT_EQ(log.count("Task was destroyed but it is pending!"), 1u);
+    EXPECT_EQ(ev, (Events{"destroyed"}));
+  }  // `left` goes after its loop: destroyed at once
+  EXPECT_EQ(ev, (Events{"destroyed", "destroyed"}));
+}
+
+// ---- async for over a StreamReader ----------------------------------------------------------
+
+// reader = asyncio.StreamReader(); reader.feed_data(b"a\nb\nc"); reader.feed_eof()
+// async for line in reader: print(line)        -> b'a\n', b'b\n', b'c'
+// await anext(reader)                          -> StopAsyncIteration
+TEST(AsyncIterationTest, StreamReaderLines) {
+  auto main = []() -> Coro<Events> {
+    Events ev;
+    asyncio::StreamReader reader;
+    reader.feed_data(std::string_view("a\nb\nc"));
+    reader.feed_eof();
+    while (auto line = co_await reader.next()) ev.push_back(*line);
+    try {
+      co_await reader.anext();
+    } catch (const StopAsyncIteration&) {
+      ev.push_back("StopAsyncIteration");
+    }
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"a\n", "b\n", "c", "StopAsyncIteration"}));
+}
+
+// Over a real connection: the server writes three lines and closes; the client iterates.
+// async def handler(r, w): w.write(b"one\ntwo\nthree\n"); await w.drain(); w.close()
+// r, w = await asyncio.open_connection('127.0.0.1', port)
+// async for line in r: print(line)
+TEST(AsyncIterationTest, StreamReaderLinesOverTcp) {
+  auto handler = [](asyncio::StreamReader, asyncio::StreamWriter w) -> Coro<> {
+    w.write("one\ntwo\nthree\n");
+    co_await w.drain();
+    w.close();
+    co_await w.wait_closed();
+  };
+  auto main = [&]() -> Coro<Events> {
+    Events ev;
+    auto server = co_await asyncio::start_server(handler, "127.0.0.1", 0);
+    auto port = server.sockets().at(0).getsockname().port();
+    auto conn = co_await asyncio::open_connection("127.0.0.1", port);
+    auto& [r, w] = conn;
+    while (auto line = co_await r.next()) ev.push_back(*line);
+    w.close();
+    co_await w.wait_closed();
+    server.close();
+    co_await server.wait_closed();
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(asyncio::wait_for(main(), 30s)), (Events{"one\n", "two\n", "three\n"}));
+}
+
+// ---- as_completed, 3.13 forms ---------------------------------------------------------------
+
+// async def job(name, delay): await asyncio.sleep(delay); return name
+// (Python 3.13)
+// tasks = [create_task(job("slow", .03)), create_task(job("fast", .01)), create_task(job("mid",
+// .02))] async for t in asyncio.as_completed(tasks):
+//     print(t is tasks[i] for some i, t.result())   -> fast, mid, slow; the same Task objects
+TEST(AsyncIterationTest, AsCompletedYieldsTheOriginalTasks) {
+  auto job = [](std::string name, asyncio::Duration d) -> Coro<std::string> {
+    co_await asyncio::sleep(d);
+    co_return name;
+  };
+  auto main = [&]() -> Coro<Events> {
+    Events ev;
+    std::vector<asyncio::Task<std::string>> tasks;
+    tasks.push_back(asyncio::create_task(job("slow", 30ms)));
+    tasks.push_back(asyncio::create_task(job("fast", 10ms)));
+    tasks.push_back(asyncio::create_task(job("mid", 20ms)));
+    auto it = asyncio::as_completed(tasks);
+    while (auto t = co_await it.next()) {
+      bool original = false;
+      for (const auto& o : tasks) original = original || o.impl() == t->impl();
+      ev.push_back(std::string(original ? "original " : "new ") + (t->done() ? "done " : "") +
+                   co_await *t);
+    }
+    try {
+      co_await it.anext();
+    } catch (const StopAsyncIteration&) {
+      ev.push_back("StopAsyncIteration");
+    }
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"original done fast", "original done mid",
+                                          "original done slow", "StopAsyncIteration"}));
+}
+
+// Coroutines are wrapped in tasks, which the async form gives; a timeout raises TimeoutError
+// for each remaining one (Python 3.13).
+// async for t in as_completed([job("a", 0), job("b", 10)], timeout=0.02): ...
+//   -> a, then TimeoutError
+TEST(AsyncIterationTest, AsCompletedAsyncFormWithCoroutinesAndTimeout) {
+  auto job = [](std::string name, asyncio::Duration d) -> Coro<std::string> {
+    co_await asyncio::sleep(d);
+    co_return name;
+  };
+  auto main = [&]() -> Coro<Events> {
+    Events ev;
+    std::vector<Coro<std::string>> coros;
+    coros.push_back(job("a", 0s));
+    coros.push_back(job("b", 10s));
+    auto it = asyncio::as_completed(std::move(coros), 20ms);
+    try {
+      while (auto t = co_await it.next()) ev.push_back(co_await *t);
+    } catch (const asyncio::TimeoutError&) {
+      ev.push_back("TimeoutError");
+    }
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"a", "TimeoutError"}));
+}
