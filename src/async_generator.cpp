@@ -58,9 +58,16 @@ Coro<> finalize(FinalizerRef ref) {
 }  // namespace
 
 void AsyncGenPromiseBase::on_loop_close() noexcept {
-  // Unlinked by close() already. Not `external`: shutdown_asyncgens' closers were abandoned
-  // with the tasks, and their guards cleared it.
-  if (orphan) self.destroy();
+  // Unlinked by close() already; a step still driving it releases it when it goes.
+  if (orphan && !driving) self.destroy();
+}
+
+void AsyncGenPromiseBase::end_driving() noexcept {
+  driving = false;
+  if (orphan && !external) {
+    orphan = false;
+    release_async_gen(this);
+  }
 }
 
 bool AsyncGenPromiseBase::begin_step(AsyncGenOp op, std::exception_ptr& thrown) {
@@ -74,6 +81,7 @@ bool AsyncGenPromiseBase::begin_step(AsyncGenOp op, std::exception_ptr& thrown) 
         // Python: throwing into an unstarted generator ends it (athrow then raises the
         // exception, aclose returns).
         state = State::Finished;
+        if (op == AsyncGenOp::Athrow) exception = std::exchange(thrown, nullptr);
         return true;
       }
       // Python's firstiter hook: the running loop tracks it from now on.
@@ -96,7 +104,7 @@ bool AsyncGenPromiseBase::begin_step(AsyncGenOp op, std::exception_ptr& thrown) 
   return true;
 }
 
-bool AsyncGenPromiseBase::finish_step(AsyncGenOp op, bool ran, std::exception_ptr& thrown) {
+bool AsyncGenPromiseBase::finish_step(AsyncGenOp op, bool ran) {
   if (!ran) {
     // Nothing ran: the generator was finished, or an athrow/aclose ended an unstarted one.
     switch (op) {
@@ -106,7 +114,8 @@ bool AsyncGenPromiseBase::finish_step(AsyncGenOp op, bool ran, std::exception_pt
       case AsyncGenOp::Anext:
         throw StopAsyncIteration();
       case AsyncGenOp::Athrow:
-        if (thrown) std::rethrow_exception(std::exchange(thrown, nullptr));
+        // The generator never started (its exception is thrown back), or it was exhausted.
+        if (exception) std::rethrow_exception(std::exchange(exception, nullptr));
         throw StopAsyncIteration();
     }
   }
@@ -132,17 +141,19 @@ bool AsyncGenPromiseBase::finish_step(AsyncGenOp op, bool ran, std::exception_pt
 }
 
 void release_async_gen(AsyncGenPromiseBase* p) noexcept {
-  if (p->external && p->linked()) {
-    p->orphan = true;  // shutdown_asyncgens is closing it and destroys it afterwards
+  if (p->driving || (p->external && p->linked())) {
+    // A step is running it (its awaitable releases it when it goes), or shutdown_asyncgens is
+    // closing it (and destroys it afterwards).
+    p->orphan = true;
     return;
   }
   switch (p->state) {
     case AsyncGenPromiseBase::State::Created:
     case AsyncGenPromiseBase::State::Finished:
     case AsyncGenPromiseBase::State::Running:
-      // Running: the owner goes while the body is suspended inside one of its co_awaits, i.e.
-      // the consumer's frame is being destroyed (its task abandoned by loop.close()): the
-      // generator's frame goes with it, as a Coro awaited by that frame would.
+      // Running with no step alive: the consumer's frame, which held the step, is being
+      // destroyed (its task abandoned by loop.close()) while the body was suspended inside one
+      // of its co_awaits: the generator's frame goes with it, as an awaited Coro's would.
       destroy_frame(p);
       return;
     case AsyncGenPromiseBase::State::Suspended:
@@ -185,7 +196,7 @@ Coro<> close_for_shutdown(detail::AsyncGenPromiseBase* p) {
     detail::AsyncGenPromiseBase* p;
     ~Done() {
       p->external = false;
-      if (p->orphan) detail::destroy_frame(p);
+      if (p->orphan && !p->driving) detail::destroy_frame(p);
     }
   } done{p};
   co_await detail::AsyncGenStep<int, detail::AsyncGenOp::Aclose>(p);

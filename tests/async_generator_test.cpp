@@ -745,3 +745,134 @@ TEST(AsyncIterationTest, AsCompletedAsyncFormWithCoroutinesAndTimeout) {
   };
   EXPECT_EQ(asyncio::run(main()), (Events{"a", "TimeoutError"}));
 }
+
+// ---- composition ----------------------------------------------------------------------------
+
+namespace {
+
+struct Say {
+  Events& ev;
+  const char* what;
+  ~Say() { ev.push_back(what); }
+};
+
+}  // namespace
+
+// async def g():
+//     try:
+//         yield 1; await asyncio.sleep(1); yield 2
+//     finally: print("g cleanup")
+// print(await anext(x)); await asyncio.wait_for(anext(x), 0.01) -> TimeoutError;
+// await anext(x) -> StopAsyncIteration
+//   -> 1, g cleanup, TimeoutError, StopAsyncIteration
+TEST(AsyncGeneratorTest, WaitForAStepCancelsInsideTheGenerator) {
+  auto g = [](Events& ev) -> AsyncGenerator<int> {
+    Say say{ev, "g cleanup"};
+    co_yield 1;
+    co_await asyncio::sleep(1s);
+    co_yield 2;
+  };
+  auto main = [&]() -> Coro<Events> {
+    Events ev;
+    auto x = g(ev);
+    ev.push_back(std::to_string(co_await x.anext()));
+    try {
+      co_await asyncio::wait_for(
+          [](AsyncGenerator<int>& gen) -> Coro<int> { co_return co_await gen.anext(); }(x), 10ms);
+    } catch (const asyncio::TimeoutError&) {
+      ev.push_back("TimeoutError");
+    }
+    try {
+      co_await x.anext();
+    } catch (const StopAsyncIteration&) {
+      ev.push_back("StopAsyncIteration");
+    }
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()), (Events{"1", "g cleanup", "TimeoutError", "StopAsyncIteration"}));
+}
+
+// async def inner():
+//     try:
+//         for i in range(3): yield i
+//     finally: print("inner cleanup")
+// async def outer():
+//     try:
+//         async for x in inner(): yield x * 10
+//     finally: print("outer cleanup")
+// o = outer(); print(await anext(o), await anext(o)); await o.aclose(); print("outer closed")
+// await asyncio.sleep(0); await asyncio.sleep(0); print("end")
+//   -> 0 10, outer cleanup, outer closed, inner cleanup, end
+// (the inner generator, dropped while suspended, is closed by the finalizer's task)
+TEST(AsyncGeneratorTest, GeneratorConsumingAGenerator) {
+  auto inner = [](Events& ev) -> AsyncGenerator<int> {
+    Say say{ev, "inner cleanup"};
+    for (int i = 0; i < 3; ++i) co_yield i;
+  };
+  auto outer = [&](Events& ev) -> AsyncGenerator<int> {
+    Say say{ev, "outer cleanup"};
+    auto in = inner(ev);
+    while (auto x = co_await in.next()) co_yield *x * 10;
+  };
+  auto main = [&]() -> Coro<Events> {
+    Events ev;
+    auto o = outer(ev);
+    int a = co_await o.anext();
+    int b = co_await o.anext();
+    ev.push_back(std::to_string(a) + " " + std::to_string(b));
+    co_await o.aclose();
+    ev.push_back("outer closed");
+    co_await asyncio::sleep(0s);
+    co_await asyncio::sleep(0s);
+    ev.push_back("end");
+    co_return ev;
+  };
+  EXPECT_EQ(asyncio::run(main()),
+            (Events{"0 10", "outer cleanup", "outer closed", "inner cleanup", "end"}));
+}
+
+// Dropping the generator while another task's step runs it: the step finishes (the step keeps
+// the frame, as Python's anext() awaitable keeps a reference), then the generator is closed.
+// r = slow(); await anext(r); t = ensure_future(anext(r)); await asyncio.sleep(0); del r
+// print("dropped"); print(await t) ... -> dropped, 2, ..., slow cleanup (before run() returns)
+TEST(AsyncGeneratorTest, DroppingTheOwnerWhileAStepRunsIsSafe) {
+  Events ev;
+  auto slow = [](Events& ev) -> AsyncGenerator<int> {
+    Say say{ev, "slow cleanup"};
+    co_yield 1;
+    co_await asyncio::sleep(10ms);
+    co_yield 2;
+    co_yield 3;
+  };
+  auto main = [&]() -> Coro<> {
+    auto r = slow(ev);
+    co_await r.anext();
+    auto t = asyncio::create_task(
+        [](AsyncGenerator<int>& g) -> Coro<int> { co_return co_await g.anext(); }(r));
+    co_await asyncio::sleep(0s);
+    r = AsyncGenerator<int>();  // the step in `t` still runs the body
+    ev.push_back("dropped");
+    ev.push_back(std::to_string(co_await t));
+  };
+  asyncio::run(main());
+  ev.push_back("after run");
+  EXPECT_EQ(ev, (Events{"dropped", "2", "slow cleanup", "after run"}));
+}
+
+// athrow() on an exhausted generator throws StopAsyncIteration (CPython 3.12 returns None).
+TEST(AsyncGeneratorTest, AthrowOnExhaustedGenerator) {
+  auto main = []() -> Coro<std::string> {
+    auto gen = ticker(0s, 1);
+    while (auto v = co_await gen.next()) {
+    }
+    try {
+      co_await gen.athrow(ValueError("late"));
+    } catch (const StopAsyncIteration&) {
+      co_return "StopAsyncIteration";
+    } catch (const ValueError&) {
+      co_return "ValueError";
+    }
+    co_return "no exception";
+  };
+  EXPECT_EQ(asyncio::run(main()), "StopAsyncIteration");
+}

@@ -101,7 +101,8 @@ struct AsyncGenPromiseBase : LoopCloseHook {
   struct Transfer {
     bool await_ready() noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<>) noexcept {
-      return std::exchange(self->continuation, nullptr);
+      std::coroutine_handle<> next = std::exchange(self->continuation, nullptr);
+      return next ? next : std::noop_coroutine();
     }
     void await_resume() {
       if (self->pending) std::rethrow_exception(std::exchange(self->pending, nullptr));
@@ -113,7 +114,8 @@ struct AsyncGenPromiseBase : LoopCloseHook {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<>) noexcept {
       self->state = State::Finished;
       self->unlink();  // no longer a live generator of its loop
-      return std::exchange(self->continuation, nullptr);
+      std::coroutine_handle<> next = std::exchange(self->continuation, nullptr);
+      return next ? next : std::noop_coroutine();
     }
     void await_resume() noexcept {}
     AsyncGenPromiseBase* self;
@@ -143,9 +145,11 @@ struct AsyncGenPromiseBase : LoopCloseHook {
     continuation = awaiting;
     return true;
   }
+  /// ~AsyncGenStep() of a step that ran the body.
+  void end_driving() noexcept;
   /// await_resume() of a step, value aside: true if the generator yielded a value (only for
   /// Next/Anext/Athrow); false for the end of Next; throws what Python's step raises.
-  bool finish_step(AsyncGenOp op, bool ran, std::exception_ptr& thrown);
+  bool finish_step(AsyncGenOp op, bool ran);
 
   std::coroutine_handle<> self;          // this frame
   std::coroutine_handle<> continuation;  // see Transfer
@@ -153,7 +157,10 @@ struct AsyncGenPromiseBase : LoopCloseHook {
   std::exception_ptr pending;            // to throw at the co_yield on resumption
   EventLoop* loop = nullptr;             // the loop of its first step, if it ran in one
   State state = State::Created;
-  bool orphan = false;      // no AsyncGenerator owns the frame: the loop's list does
+  bool orphan = false;      // no AsyncGenerator owns the frame (the loop's list, or the step
+                            // in progress, does)
+  bool driving = false;     // a step's awaitable that ran the body is alive: if the owner goes
+                            // meanwhile, that awaitable releases the frame when it goes
   bool finalizing = false;  // handed to a finalizer task (shutdown_asyncgens skips it)
   bool external = false;    // shutdown_asyncgens is closing it: a dying owner leaves it to that
 };
@@ -171,6 +178,17 @@ class [[nodiscard]] AsyncGenStep {
 
   AsyncGenStep(AsyncGenPromiseBase* p, std::exception_ptr thrown = nullptr) noexcept
       : p_(p), thrown_(std::move(thrown)) {}
+  /// Movable until awaited (e.g. into a combinator).
+  AsyncGenStep(AsyncGenStep&& o) noexcept
+      : p_(std::exchange(o.p_, nullptr)),
+        thrown_(std::move(o.thrown_)),
+        used_(o.used_),
+        ran_(std::exchange(o.ran_, false)) {}
+  AsyncGenStep& operator=(AsyncGenStep&&) = delete;
+  /// If the generator's owner went while this step ran it, the frame is released now.
+  ~AsyncGenStep() {
+    if (ran_) p_->end_driving();
+  }
 
   /// C++ awaitable protocol: runs the checks (Python: "... already running").
   bool await_ready() {
@@ -185,13 +203,14 @@ class [[nodiscard]] AsyncGenStep {
           "cannot iterate an empty AsyncGenerator (moved from or default-constructed)");
     }
     ran_ = !p_->begin_step(Op, thrown_);
+    if (ran_) p_->driving = true;
     return !ran_;
   }
   /// C++ awaitable protocol: runs the body until its next co_yield or end.
   bool await_suspend(std::coroutine_handle<> awaiting) noexcept { return p_->drive(awaiting); }
   /// C++ awaitable protocol: the yielded value, or what Python's step raises.
   Result await_resume() {
-    bool yielded = p_->finish_step(Op, ran_, thrown_);
+    bool yielded = p_->finish_step(Op, ran_);
     if constexpr (Op == AsyncGenOp::Aclose) {
       (void)yielded;
     } else {

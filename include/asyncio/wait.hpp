@@ -265,10 +265,6 @@ class [[nodiscard]] AsCompleted : public std::vector<Coro<V>> {
   std::size_t left_;  // inputs not given by next()/anext() yet (Python: _todo_left)
 };
 
-namespace detail {
-
-}  // namespace detail
-
 /// Waits for the tasks/futures until `return_when` holds or `timeout` passes (Python:
 /// asyncio.wait). Returns {done, pending}; cancels nothing. Throws ValueError when empty.
 /// Coroutines are not accepted (as in Python 3.11+): wrap them with create_task().
