@@ -55,7 +55,7 @@ namespace asyncio {
 /// pass) after cleaning up.
 class GeneratorExit {
  public:
-  /// "GeneratorExit".
+  /// "GeneratorExit". C++ only: for logs (Python's str(GeneratorExit()) is '').
   const char* what() const noexcept { return "GeneratorExit"; }
 };
 
