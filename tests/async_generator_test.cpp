@@ -854,7 +854,8 @@ TEST(AsyncGeneratorTest, DroppingTheOwnerWhileAStepRunsIsSafe) {
     ev.push_back("dropped");
     ev.push_back(std::to_string(co_await t));
   };
-  asyncio::run(main());
+  // Bounded: had the frame gone with its owner, `t` would never wake.
+  asyncio::run(asyncio::wait_for(main(), 10s));
   ev.push_back("after run");
   EXPECT_EQ(ev, (Events{"dropped", "2", "slow cleanup", "after run"}));
 }
