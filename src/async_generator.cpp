@@ -174,8 +174,8 @@ void release_async_gen(AsyncGenPromiseBase* p) noexcept {
       loop->call_soon(
           [c = finalize(FinalizerRef(p)), loop]() mutable { loop->create_task(std::move(c)); });
     } catch (...) {
-      // Out of memory: the FinalizerRef's destructor released p again, which (finalizing)
-      // left it to the loop below.
+      // Out of memory: the FinalizerRef's destructor has released p again, and that call
+      // (seeing `finalizing`) left it to the loop as an orphan.
     }
     return;
   }
