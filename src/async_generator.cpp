@@ -31,12 +31,12 @@ const char* running_message(AsyncGenOp op) noexcept {
   }
 }
 
-/// Python's "<async_generator object f at 0x...>" without the function name, which C++ cannot
-/// know.
+/// Python's repr: "<async_generator object f at 0x...>" (a lambda's name is "operator()").
 std::string describe(const AsyncGenPromiseBase* p) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "<async_generator object at %p>", static_cast<const void*>(p));
-  return buf;
+  char address[32];
+  std::snprintf(address, sizeof address, "%p", static_cast<const void*>(p));
+  return std::string("<async_generator object ") + (p->name ? p->name : "?") + " at " + address +
+         ">";
 }
 
 /// Owns a generator frame for the duration of a finalizer task (the task's only parameter).

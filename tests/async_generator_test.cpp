@@ -67,6 +67,23 @@ std::string what_of(const std::exception& e) {
   return e.what();
 }
 
+// async def bad():
+//     try: yield 1
+//     finally:
+//         await asyncio.sleep(0); raise ValueError("cleanup failed")
+AsyncGenerator<int> bad_cleanup() {
+  bool closing = false;
+  try {
+    co_yield 1;
+  } catch (const GeneratorExit&) {
+    closing = true;
+  }
+  if (closing) {
+    co_await asyncio::sleep(0s);
+    throw ValueError("cleanup failed");
+  }
+}
+
 }  // namespace
 
 // ---- async for ------------------------------------------------------------------------------
@@ -537,39 +554,26 @@ TEST(AsyncGeneratorTest, RunShutdownClosesAGeneratorDroppedAtTheEndOfMain) {
   EXPECT_EQ(ev, (Events{"1", "main end", "cleanup start", "cleanup end", "after run"}));
 }
 
-// async def bad():
-//     try: yield 1
-//     finally:
-//         await asyncio.sleep(0); raise ValueError("cleanup failed")
-// B = bad(); await anext(B)   (handler installed)
-//   -> handler: an error occurred during closing of asynchronous generator <...> ValueError
+// B = bad(); await anext(B)   (bad() as bad_cleanup() above; handler installed)
+//   -> handler: an error occurred during closing of asynchronous generator
+//      <async_generator object bad at 0x...> ValueError('cleanup failed')
 TEST(AsyncGeneratorTest, ShutdownReportsErrorsThroughTheHandler) {
   HandlerLog log;
   AsyncGenerator<int> kept;
-  auto bad = []() -> AsyncGenerator<int> {
-    bool closing = false;
-    try {
-      co_yield 1;
-    } catch (const GeneratorExit&) {
-      closing = true;
-    }
-    if (closing) {
-      co_await asyncio::sleep(0s);
-      throw ValueError("cleanup failed");
-    }
-  };
   {
     asyncio::Runner runner;
     log.install(runner.get_loop());
     runner.run([&]() -> Coro<> {
-      kept = bad();
+      kept = bad_cleanup();
       co_await kept.anext();
     }());
   }
   ASSERT_EQ(log.contexts.size(), 1u);
   const std::string prefix = "an error occurred during closing of asynchronous generator ";
   EXPECT_EQ(log.contexts[0].message.substr(0, prefix.size()), prefix);
-  EXPECT_NE(log.contexts[0].message.find("<async_generator object at 0x"), std::string::npos);
+  EXPECT_NE(log.contexts[0].message.find("<async_generator object bad_cleanup at 0x"),
+            std::string::npos)
+      << log.contexts[0].message;
   try {
     std::rethrow_exception(log.contexts[0].exception);
   } catch (const ValueError& e) {

@@ -156,6 +156,7 @@ struct AsyncGenPromiseBase : LoopCloseHook {
   std::exception_ptr exception;          // what escaped the body
   std::exception_ptr pending;            // to throw at the co_yield on resumption
   EventLoop* loop = nullptr;             // the loop of its first step, if it ran in one
+  const char* name = nullptr;            // the generator function's name (for messages)
   State state = State::Created;
   bool orphan = false;      // no AsyncGenerator owns the frame (the loop's list, or the step
                             // in progress, does)
@@ -233,9 +234,22 @@ class [[nodiscard]] AsyncGenStep {
   bool ran_ = false;
 };
 
+/// The promise constructor's argument. Explicit, so that no argument of the generator function
+/// converts to it (the compiler first tries to build the promise from those arguments).
+struct AsyncGenName {
+  explicit AsyncGenName(const char* n) noexcept : name(n) {}
+  const char* name;
+};
+
 template <class T>
 struct AsyncGenPromise : AsyncGenPromiseBase {
   std::optional<T> value;  // the value of the current co_yield; in the frame: no allocation
+
+  // __builtin_FUNCTION() in a default argument names the caller: the generator function
+  // (Python's repr shows it: "<async_generator object ticker at 0x...>").
+  explicit AsyncGenPromise(AsyncGenName n = AsyncGenName(__builtin_FUNCTION())) noexcept {
+    name = n.name;
+  }
 
   AsyncGenerator<T> get_return_object() noexcept;
 
