@@ -395,6 +395,8 @@ void EventLoop::close() {
   }
   // Tasks first: destroying their frames may schedule callbacks, which are discarded next.
   while (detail::PendingTask* t = pending_tasks_.pop_front()) abandon_task_(t);
+  // Then generators nobody owns any more (their frames go like pending tasks' frames).
+  while (detail::LoopCloseHook* g = asyncgens_.pop_front()) g->on_loop_close();
   while (detail::LoopCloseHook* h = close_hooks_.pop_front()) h->on_loop_close();
   drain_threadsafe_queue();
   while (!ready_.empty()) {

@@ -126,6 +126,7 @@ void Runner::close() {
     }
   } finally{this};
   cancel_all_tasks(*loop_);
+  loop_->run_until_complete(loop_->shutdown_asyncgens());
   // Python: run_until_complete(loop.shutdown_default_executor(THREAD_JOIN_TIMEOUT)).
   detail::shutdown_default_executor_blocking(*loop_);
 }

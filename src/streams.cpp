@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "asyncio/async_generator.hpp"  // StopAsyncIteration
 #include "asyncio/detail/task_base.hpp"
 #include "asyncio/ssl.hpp"
 #include "asyncio/tasks.hpp"
@@ -557,6 +558,25 @@ Coro<std::string> StreamReader::read(std::ptrdiff_t n) {
 }
 Coro<std::string> StreamReader::readline() {
   return detail::stream_readuntil(impl_, "\n", true);
+}
+namespace {
+// Python: StreamReader.__anext__: a line, or the end at b''.
+Coro<std::optional<std::string>> next_line(std::shared_ptr<detail::StreamReaderImpl> impl) {
+  std::string line = co_await detail::stream_readuntil(impl, "\n", true);
+  if (line.empty()) co_return std::nullopt;
+  co_return line;
+}
+Coro<std::string> anext_line(std::shared_ptr<detail::StreamReaderImpl> impl) {
+  std::string line = co_await detail::stream_readuntil(impl, "\n", true);
+  if (line.empty()) throw StopAsyncIteration();
+  co_return line;
+}
+}  // namespace
+Coro<std::optional<std::string>> StreamReader::next() {
+  return next_line(impl_);
+}
+Coro<std::string> StreamReader::anext() {
+  return anext_line(impl_);
 }
 Coro<std::string> StreamReader::readuntil(std::string_view separator) {
   return detail::stream_readuntil(impl_, std::string(separator), false);

@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include "asyncio/async_generator.hpp"
 #include "asyncio/events.hpp"
 #include "asyncio/futures.hpp"
 #include "asyncio/tasks.hpp"
@@ -233,4 +234,49 @@ TEST(AllocTest, CreateTaskAndAwaitCost) {
   EXPECT_LE(task_cost, 2);
   EXPECT_LE(coro_cost, 1);
   EXPECT_LE(future_cost, 1);
+}
+
+// co_yield hands the value over in the generator's frame: no allocation per value, whether the
+// generator yields without suspending (the value comes back through the consumer's
+// await_suspend) or after a co_await that went through the loop (the yield resumes the consumer
+// by symmetric transfer from inside the task's step).
+TEST(AllocTest, AsyncGeneratorYieldSteadyStateAllocatesNothing) {
+  EventLoop loop;
+  long inline_cost = -1;
+  long suspended_cost = -1;
+  long sum = 0;
+  auto counter = [](int n) -> asyncio::AsyncGenerator<int> {
+    for (int i = 0; i < n; ++i) co_yield i;
+  };
+  auto sleeper = [](int n) -> asyncio::AsyncGenerator<int> {
+    for (int i = 0; i < n; ++i) {
+      co_await asyncio::sleep(0s);
+      co_yield i;
+    }
+  };
+  auto main = [&]() -> Coro<> {
+    auto g = counter(3000);
+    for (int i = 0; i < 1000; ++i) sum += *co_await g.next();  // warm-up
+    {
+      AllocCounter c;
+      for (int i = 0; i < 1000; ++i) sum += *co_await g.next();
+      inline_cost = c.stop();
+    }
+    auto s = sleeper(3000);
+    for (int i = 0; i < 1000; ++i) sum += *co_await s.next();
+    {
+      AllocCounter c;
+      for (int i = 0; i < 1000; ++i) sum += *co_await s.next();
+      suspended_cost = c.stop();
+    }
+  };
+  loop.run_until_complete(main());
+  std::printf("[ alloc    ] AsyncGenerator: 1000 co_yield/next() (no suspension): %ld\n",
+              inline_cost);
+  std::printf("[ alloc    ] AsyncGenerator: 1000 sleep(0s) + co_yield/next(): %ld\n",
+              suspended_cost);
+  RecordProperty("async_generator_yield_allocations", static_cast<int>(inline_cost));
+  EXPECT_GT(sum, 0);
+  EXPECT_EQ(inline_cost, 0);
+  EXPECT_EQ(suspended_cost, 0);
 }

@@ -344,6 +344,21 @@ TEST(Examples, WaitForTimeout) {
   check_example("wait_for_timeout", {"timeout!"}, 1.0);
 }
 
+TEST(Examples, AsyncGeneratorTicker) {
+  check_example("async_generator_ticker",
+                {
+                    "tick 0 at +{0.0}s",
+                    "tick 1 at +{0.5}s",
+                    "tick 2 at +{1.0}s",
+                    "ticker closed",
+                    "tock 0 at +{1.5}s",
+                    "tock 1 at +{2.0}s",
+                    "ticker closed",
+                    "done at +{2.0}s",
+                },
+                2.0);
+}
+
 TEST(Examples, GatherInOrder) {
   check_example("gather_in_order",
                 {

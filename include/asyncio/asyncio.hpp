@@ -1,6 +1,7 @@
 // asyncio/asyncio.hpp — the whole library (Python: `import asyncio`).
 #pragma once
 
+#include "asyncio/async_generator.hpp"
 #include "asyncio/awaitable.hpp"
 #include "asyncio/contextlib.hpp"
 #include "asyncio/coroutines.hpp"

@@ -392,6 +392,13 @@ class EventLoop {
   /// the threads finish on their own. asyncio::run() calls it on exit.
   Coro<void> shutdown_default_executor(std::optional<Duration> timeout = std::nullopt);
 
+  /// Closes (aclose) every async generator that started on this loop and is still suspended,
+  /// concurrently, and reports each failure through the exception handler as "an error
+  /// occurred during closing of asynchronous generator <...>" (Python:
+  /// loop.shutdown_asyncgens). run() and Runner::close() call it after cancelling the
+  /// remaining tasks. Defined in src/async_generator.cpp (see asyncio/async_generator.hpp).
+  Coro<void> shutdown_asyncgens();
+
   // ---- Watching file descriptors -----------------------------------------------------------
 
   /// Calls `callback(args...)` whenever `fd` is readable, until remove_reader(fd). Replaces
@@ -538,6 +545,8 @@ class EventLoop {
   detail::IntrusiveList<detail::PendingTask> pending_tasks_;
   void (*abandon_task_)(detail::PendingTask*) noexcept = nullptr;
   detail::IntrusiveList<detail::LoopCloseHook> close_hooks_;
+  // Async generators that started here and have not finished (Python: loop._asyncgens).
+  detail::IntrusiveList<detail::LoopCloseHook> asyncgens_;
   void* current_task_ = nullptr;  // detail::TaskBase*, typed in tasks.hpp
   std::uint64_t task_counter_ = 0;
   // Null unless set_task_factory() installed one: create_task() tests only this pointer.

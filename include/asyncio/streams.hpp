@@ -143,6 +143,12 @@ class StreamReader {
   /// Exactly `n` bytes, or IncompleteReadError(partial, n) at EOF.
   /// Python: StreamReader.readexactly().
   Coro<std::string> readexactly(std::size_t n);
+  /// The `async for` step: the next line (as readline()), or std::nullopt at EOF.
+  /// Python: `async for line in reader` (StreamReader.__anext__, StopAsyncIteration as
+  /// nullopt). `while (auto line = co_await reader.next()) use(*line);`
+  Coro<std::optional<std::string>> next();
+  /// The next line; throws StopAsyncIteration at EOF (Python: `await anext(reader)`).
+  Coro<std::string> anext();
 
   /// Whether EOF was fed and the buffer is empty.
   /// Python: StreamReader.at_eof().

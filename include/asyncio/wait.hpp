@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "asyncio/async_generator.hpp"  // StopAsyncIteration
 #include "asyncio/detail/ensure_future.hpp"
 #include "asyncio/detail/wait_done.hpp"
 
@@ -181,9 +182,12 @@ Coro<WaitResult<H>> wait_impl(std::vector<H> fs, std::optional<Duration> timeout
   co_return result;
 }
 
-template <class H>
-Coro<value_of_t<H>> wait_for_one(Ref<MultiWatch> w, std::shared_ptr<std::vector<H>> all,
-                                 bool owned) {
+/// One step of as_completed(): waits for the next completion. `Resolve` (plain iteration, the
+/// 3.12 form): gives its result or throws its exception; else (async iteration, 3.13): gives
+/// the task or future itself (Python: _AsCompletedIterator._wait_for_one(resolve)).
+template <class H, bool Resolve = true>
+Coro<std::conditional_t<Resolve, value_of_t<H>, H>> wait_for_one(
+    Ref<MultiWatch> w, std::shared_ptr<std::vector<H>> all, bool owned) {
   while (w->completed.empty()) {
     Future<void> getter = get_running_loop().create_future<void>();
     w->getters.push_back(getter);
@@ -200,7 +204,9 @@ Coro<value_of_t<H>> wait_for_one(Ref<MultiWatch> w, std::shared_ptr<std::vector<
   if (f == nullptr) throw TimeoutError("asyncio::TimeoutError: as_completed() timed out");
   for (const H& h : *all) {
     if (h.impl() == f) {
-      if constexpr (std::is_void_v<value_of_t<H>>) {
+      if constexpr (!Resolve) {
+        co_return h;
+      } else if constexpr (std::is_void_v<value_of_t<H>>) {
         h.result();
         co_return;
       } else {
@@ -212,6 +218,52 @@ Coro<value_of_t<H>> wait_for_one(Ref<MultiWatch> w, std::shared_ptr<std::vector<
 }
 
 }  // namespace detail
+
+/// What as_completed() returns: the 3.12 form, one coroutine per input whose k-th gives the
+/// k-th result to complete (`for (auto& next : as_completed(v)) co_await next;`), and the 3.13
+/// asynchronous iterator, which gives the original tasks and futures (the tasks it created for
+/// coroutines) in completion order:
+///
+///     auto it = asyncio::as_completed(std::move(tasks));
+///     while (auto t = co_await it.next()) use(co_await *t);   // async for t in as_completed(..)
+///
+/// Both forms take from the same completions; use one per object. Python 3.13:
+/// `_AsCompletedIterator`, `async for` / `for` over `asyncio.as_completed(aws)`.
+template <class H, class V>
+class [[nodiscard]] AsCompleted : public std::vector<Coro<V>> {
+ public:
+  /// Internal: built by as_completed().
+  AsCompleted(std::vector<Coro<V>> coros, detail::Ref<detail::MultiWatch> w,
+              std::shared_ptr<std::vector<H>> all)
+      : std::vector<Coro<V>>(std::move(coros)),
+        w_(std::move(w)),
+        all_(std::move(all)),
+        left_(all_->size()) {}
+
+  /// The `async for` step: the next task or future to complete (done when it comes back), or
+  /// std::nullopt once every input was given. Throws TimeoutError once the timeout passed.
+  /// Python 3.13: `async for f in as_completed(aws)` (`__anext__`, StopAsyncIteration as
+  /// nullopt).
+  [[nodiscard]] Coro<std::optional<H>> next() {
+    if (left_ == 0) return none();
+    --left_;
+    return some(detail::wait_for_one<H, false>(w_, all_, false));
+  }
+  /// As next(), but throws StopAsyncIteration at the end. Python 3.13: `await anext(it)`.
+  [[nodiscard]] Coro<H> anext() {
+    if (left_ == 0) throw StopAsyncIteration();
+    --left_;
+    return detail::wait_for_one<H, false>(w_, all_, false);
+  }
+
+ private:
+  static Coro<std::optional<H>> none() { co_return std::nullopt; }
+  static Coro<std::optional<H>> some(Coro<H> one) { co_return co_await std::move(one); }
+
+  detail::Ref<detail::MultiWatch> w_;
+  std::shared_ptr<std::vector<H>> all_;
+  std::size_t left_;  // inputs not given by next()/anext() yet (Python: _todo_left)
+};
 
 /// Waits for the tasks/futures until `return_when` holds or `timeout` passes (Python:
 /// asyncio.wait). Returns {done, pending}; cancels nothing. Throws ValueError when empty.
@@ -236,10 +288,12 @@ Coro<WaitResult<H>> wait(std::vector<H> fs, ReturnWhen return_when = ALL_COMPLET
 }
 
 /// Returns one awaitable per input; the k-th one yields the k-th result to complete (Python:
-/// asyncio.as_completed). After `timeout`, the remaining ones throw TimeoutError.
+/// asyncio.as_completed). After `timeout`, the remaining ones throw TimeoutError. The result
+/// is also an asynchronous iterator over the tasks/futures themselves (Python 3.13): see
+/// AsCompleted.
 template <class A>
-requires detail::FutureLike<A> std::vector<Coro<detail::value_of_t<A>>> as_completed(
-    std::vector<A> aws, std::optional<Duration> timeout = {}) {
+requires detail::FutureLike<A> AsCompleted<detail::future_of_t<A>, detail::value_of_t<A>>
+as_completed(std::vector<A> aws, std::optional<Duration> timeout = {}) {
   using H = detail::future_of_t<A>;
   EventLoop& loop = get_running_loop();
   auto all = std::make_shared<std::vector<H>>();
@@ -262,7 +316,7 @@ requires detail::FutureLike<A> std::vector<Coro<detail::value_of_t<A>>> as_compl
     // is not a mistake here.
     detail::CoroAccess::mute_never_awaited(out.back());
   }
-  return out;
+  return {std::move(out), std::move(w), std::move(all)};
 }
 
 }  // namespace asyncio

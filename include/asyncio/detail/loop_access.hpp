@@ -59,6 +59,10 @@ struct LoopAccess {
   static IoHandler* io_handler(const EventLoop& loop, int fd) noexcept {
     return loop.io_handler_of(fd);
   }
+  /// The async generators that started on `loop` and have not finished (async_generator.hpp).
+  static IntrusiveList<LoopCloseHook>& asyncgens(EventLoop& loop) noexcept {
+    return loop.asyncgens_;
+  }
   /// Links `hook` so that close() tears it down (see LoopCloseHook).
   static void add_close_hook(EventLoop& loop, LoopCloseHook* hook) noexcept {
     loop.close_hooks_.push_back(hook);
