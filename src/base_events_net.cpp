@@ -247,8 +247,10 @@ Coro<ConnectionPair> create_connection(ProtocolFactory factory, std::string host
   if (interleave != 0) infos = interleave_addrinfos(std::move(infos), interleave);
   if (opts.happy_eyeballs_delay) {
     SockAddr winner_addr;
-    sock = co_await happy_eyeballs_connect(infos, std::move(local_infos),
-                                           *opts.happy_eyeballs_delay, exceptions, winner_addr);
+    // Named, not a temporary in the co_await (g++ 12 destroys those twice).
+    Coro<Socket> racing = happy_eyeballs_connect(
+        infos, std::move(local_infos), *opts.happy_eyeballs_delay, exceptions, winner_addr);
+    sock = co_await std::move(racing);
     if (sock) peer = winner_addr;
   } else {
     for (const AddrInfo& info : infos) {

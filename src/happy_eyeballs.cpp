@@ -109,7 +109,9 @@ Coro<Socket> happy_eyeballs_connect(const std::vector<AddrInfo>& infos,
       }
       std::optional<Duration> timeout;
       if (more) timeout = Duration(std::max(0.0, last_start + delay.count() - loop.time()));
-      co_await wait(std::move(pending), timeout, FIRST_COMPLETED);
+      // Named, not a temporary in the co_await (g++ 12 destroys those twice).
+      auto waiting = wait(std::move(pending), timeout, FIRST_COMPLETED);
+      (void)co_await std::move(waiting);
       if (!st->winner && more && loop.time() >= last_start + delay.count()) start_next();
     }
   } catch (...) {
@@ -126,7 +128,8 @@ Coro<Socket> happy_eyeballs_connect(const std::vector<AddrInfo>& infos,
   }
   if (!unfinished.empty()) {
     try {
-      co_await wait(std::move(unfinished));
+      auto waiting = wait(std::move(unfinished));
+      (void)co_await std::move(waiting);
     } catch (...) {
       // Cancelled again while the attempts wind down: they close their sockets on their own.
       if (!error) error = std::current_exception();

@@ -5,6 +5,8 @@
 #include "asyncio/sendfile.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -48,8 +50,34 @@ void check_sendfile_params(int sock, std::int64_t offset, std::optional<std::int
   }
 }
 
-/// sendfile(2) until done, EOF, an error or EAGAIN (then it waits for writability). The
-/// counters stay readable after a failure or cancellation, for the file position.
+/// sendfile(2) without SIGPIPE: unlike send(), it has no MSG_NOSIGNAL, and a write to a
+/// closed connection would kill the process (Python ignores SIGPIPE process-wide; the library
+/// does not change signal dispositions). SIGPIPE is blocked in this thread for the call, and
+/// the one the call raised is consumed (unless one was already pending). Keeps errno.
+ssize_t sendfile_nosigpipe(int out, int in, off_t* off, std::size_t n) noexcept {
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigset_t pending;
+  sigemptyset(&pending);
+  ::sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  ssize_t sent = ::sendfile(out, in, off, n);
+  int err = errno;
+  if (sent < 0 && err == EPIPE && !was_pending) {
+    timespec zero{0, 0};
+    while (::sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = err;
+  return sent;
+}
+
+/// One sendfile(2) per writability (as Python's _sock_sendfile_native_impl): done at EOF, at
+/// `count` or on an error. The counters stay readable after a failure or cancellation, for
+/// the file position.
 class SockSendfile final : public detail::SockOp {
  public:
   SockSendfile(int sock, int file, std::int64_t offset, std::optional<std::int64_t> count,
@@ -73,7 +101,7 @@ class SockSendfile final : public detail::SockOp {
         n = static_cast<std::size_t>(*count_) - total_;
       }
       off_t off = static_cast<off_t>(offset_);
-      ssize_t sent = ::sendfile(fd_, file_, &off, n);
+      ssize_t sent = sendfile_nosigpipe(fd_, file_, &off, n);
       if (sent < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
         err_ = errno;
@@ -82,6 +110,11 @@ class SockSendfile final : public detail::SockOp {
       if (sent == 0) return true;  // EOF
       offset_ += sent;
       total_ += static_cast<std::size_t>(sent);
+      // As Python: wait for writability before the next call (which finds out whether
+      // `count` is reached) rather than calling again at once. So the operation always
+      // suspends once something was sent, and some kernels (gVisor's among them) block in
+      // sendfile(2) on a full socket even when it is non-blocking.
+      return false;
     }
   }
   std::exception_ptr make_error() const override {
@@ -125,15 +158,17 @@ Coro<std::size_t> sock_sendfile_native(int sock, int file, std::int64_t offset,
 /// Reads up to `n` bytes of `file` into `buf` on the default executor (Python:
 /// run_in_executor(None, file.readinto, view)). The buffer is shared with the thread, which
 /// may still be reading after a cancellation.
-Coro<std::size_t> read_block(int file, std::shared_ptr<std::vector<std::byte>> buf,
-                             std::size_t n) {
-  ssize_t r = co_await to_thread([file, buf, n]() -> ssize_t {
+Coro<std::size_t> read_block(int file, std::shared_ptr<std::vector<std::byte>> buf, std::size_t n) {
+  // Named, not a temporary in the co_await: g++ 12 destroys such temporaries (here the
+  // lambda and its shared_ptr) twice.
+  Coro<ssize_t> reading = to_thread([file, buf, n]() -> ssize_t {
     ssize_t got;
     do {
       got = ::read(file, buf->data(), n);
     } while (got < 0 && errno == EINTR);
     return got < 0 ? -errno : got;
   });
+  ssize_t r = co_await std::move(reading);
   if (r < 0) throw_os_error(static_cast<int>(-r), "read()");
   co_return static_cast<std::size_t>(r);
 }
@@ -155,7 +190,9 @@ Coro<std::size_t> sock_sendfile_fallback(int sock, int file, std::int64_t offset
         blocksize = std::min(static_cast<std::size_t>(*count) - total, blocksize);
         if (blocksize == 0) break;
       }
-      std::size_t got = co_await read_block(file, buf, blocksize);
+      // Named, not a temporary in the co_await (g++ 12 destroys those twice).
+      Coro<std::size_t> reading = read_block(file, buf, blocksize);
+      std::size_t got = co_await std::move(reading);
       if (got == 0) break;  // EOF
       co_await sock_sendall(sock, std::span<const std::byte>(buf->data(), got));
       total += got;
@@ -264,10 +301,10 @@ Coro<std::size_t> sendfile_fallback(std::shared_ptr<Transport> transport, int fi
   if (offset != 0 && ::lseek(file, static_cast<off_t>(offset), SEEK_SET) < 0) {
     throw_os_error(errno, "lseek()");
   }
-  std::size_t blocksize = count && *count > 0
-                              ? std::min<std::size_t>(static_cast<std::size_t>(*count),
-                                                      kTransportFallbackBlock)
-                              : kTransportFallbackBlock;
+  std::size_t blocksize =
+      count && *count > 0
+          ? std::min<std::size_t>(static_cast<std::size_t>(*count), kTransportFallbackBlock)
+          : kTransportFallbackBlock;
   bool counted = count && *count > 0;  // Python: `if count:`
   auto buf = std::make_shared<std::vector<std::byte>>(blocksize);
   std::size_t total = 0;
@@ -280,7 +317,9 @@ Coro<std::size_t> sendfile_fallback(std::shared_ptr<Transport> transport, int fi
         blocksize = std::min(static_cast<std::size_t>(*count) - total, blocksize);
         if (blocksize == 0) break;
       }
-      std::size_t got = co_await read_block(file, buf, blocksize);
+      // Named, not a temporary in the co_await (g++ 12 destroys those twice).
+      Coro<std::size_t> reading = read_block(file, buf, blocksize);
+      std::size_t got = co_await std::move(reading);
       if (got == 0) break;  // EOF
       co_await proto->drain();
       transport->write(std::span<const std::byte>(buf->data(), got));
@@ -340,7 +379,8 @@ Coro<std::size_t> sendfile(std::shared_ptr<Transport> transport, int file, std::
   if (auto st = std::dynamic_pointer_cast<detail::SocketTransport>(transport)) {
     bool unavailable = false;
     try {
-      co_return co_await sendfile_native(std::move(st), file, offset, count);
+      Coro<std::size_t> native = sendfile_native(std::move(st), file, offset, count);
+      co_return co_await std::move(native);
     } catch (const SendfileNotAvailableError&) {
       if (!fallback) throw;
       unavailable = true;
@@ -350,7 +390,8 @@ Coro<std::size_t> sendfile(std::shared_ptr<Transport> transport, int file, std::
     throw RuntimeError("fallback is disabled and native sendfile is not supported for transport " +
                        transport_repr(*transport));
   }
-  co_return co_await sendfile_fallback(std::move(transport), file, offset, count);
+  Coro<std::size_t> fallback_sending = sendfile_fallback(std::move(transport), file, offset, count);
+  co_return co_await std::move(fallback_sending);
 }
 
 }  // namespace asyncio

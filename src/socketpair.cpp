@@ -1,5 +1,6 @@
 // socketpair() and Python's socket repr (Python: socket.socketpair, socket.socket.__repr__).
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <string>
@@ -33,6 +34,13 @@ std::string socket_repr(const Socket& sock) {
     family = sock.family();
     type = sock.type();
     proto = sock.getsockopt(SOL_SOCKET, SO_PROTOCOL);
+    // Python prints the protocol given to socket(), usually 0 (the family's default); the
+    // kernel reports the protocol it chose. Print 0 for that default, as Python would for
+    // socket.socket(family, type).
+    if ((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
+        (type == SOCK_DGRAM && proto == IPPROTO_UDP)) {
+      proto = 0;
+    }
   } catch (const std::system_error&) {
     // Not a socket (or closed behind our back): print what we could read, as Python does.
   }

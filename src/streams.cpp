@@ -706,14 +706,14 @@ ProtocolFactory stream_factory(ClientConnectedCallback cb, std::size_t limit) {
 
 Coro<Server> start_server(ClientConnectedCallback client_connected_cb, std::string host,
                           std::uint16_t port, ServerOptions opts, std::size_t limit) {
-  return create_server(detail::stream_factory(std::move(client_connected_cb), limit), std::move(host), port,
-                       std::move(opts));
+  return create_server(detail::stream_factory(std::move(client_connected_cb), limit),
+                       std::move(host), port, std::move(opts));
 }
 
 Coro<Server> start_unix_server(ClientConnectedCallback client_connected_cb, std::string path,
                                UnixServerOptions opts, std::size_t limit) {
-  return create_unix_server(detail::stream_factory(std::move(client_connected_cb), limit), std::move(path),
-                            std::move(opts));
+  return create_unix_server(detail::stream_factory(std::move(client_connected_cb), limit),
+                            std::move(path), std::move(opts));
 }
 
 std::shared_ptr<Protocol> make_stream_reader_protocol(StreamReader reader) {

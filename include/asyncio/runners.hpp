@@ -39,9 +39,11 @@ class Runner {
   /// RuntimeError("loop_factory returned no event loop"). `debug`, when given, is applied to
   /// the factory's loop too.
   explicit Runner(std::optional<bool> debug = std::nullopt, LoopFactory loop_factory = nullptr);
-  /// Runner(std::nullopt, loop_factory) (Python: Runner(loop_factory=f)).
-  explicit Runner(LoopFactory loop_factory)
-      : Runner(std::nullopt, std::move(loop_factory)) {}
+  /// Runner(std::nullopt, loop_factory) (Python: Runner(loop_factory=f)). A template so
+  /// that a captureless lambda does not convert to `debug` (via bool) instead.
+  template <class F>
+  requires std::is_invocable_r_v<std::unique_ptr<EventLoop>, F&> explicit Runner(F loop_factory)
+      : Runner(std::nullopt, LoopFactory(std::move(loop_factory))) {}
   ~Runner();
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
@@ -94,9 +96,9 @@ T run(Coro<T> main, std::optional<bool> debug = std::nullopt, LoopFactory loop_f
   return runner.run(std::move(main));
 }
 /// run(main, std::nullopt, loop_factory) (Python: asyncio.run(main, loop_factory=f)).
-template <class T>
-T run(Coro<T> main, LoopFactory loop_factory) {
-  return run(std::move(main), std::nullopt, std::move(loop_factory));
+template <class T, class F>
+requires std::is_invocable_r_v<std::unique_ptr<EventLoop>, F&> T run(Coro<T> main, F loop_factory) {
+  return run(std::move(main), std::nullopt, LoopFactory(std::move(loop_factory)));
 }
 
 namespace detail {

@@ -368,7 +368,8 @@ requires(sizeof...(Args) > 0) auto subprocess_exec(Factory factory, std::string_
   static_assert(detail::valid_exec_args<Args...>(),
                 "asyncio::subprocess_exec(factory, program, args..., options): every argument "
                 "must convert to std::string_view and only the last may be an "
-                "asyncio::SubprocessOptions; the forms: (\"prog\", \"a\", ..., {.stdout = asyncio::PIPE}) with at most 8 "
+                "asyncio::SubprocessOptions; the forms: (\"prog\", \"a\", ..., {.stdout = "
+                "asyncio::PIPE}) with at most 8 "
                 "arguments, (\"prog\", \"a\", ..., asyncio::SubprocessOptions{...}), "
                 "(\"prog\", std::vector<std::string>{...}, asyncio::SubprocessOptions{...})");
   detail::ExecArgs a = detail::collect_exec_args(std::forward<Args>(args)...);
@@ -393,33 +394,47 @@ auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, SubprocessO
   auto [prog, argv] = detail::exec_strings(program, a1, a2);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
-template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3>
-auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, SubprocessOptions options) {
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
+          detail::ExecArg A3>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3,
+                     SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
-template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3, detail::ExecArg A4>
-auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, SubprocessOptions options) {
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
+          detail::ExecArg A3, detail::ExecArg A4>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
+                     SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
-template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5>
-auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5, SubprocessOptions options) {
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
+          detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                     SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
-template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6>
-auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5, A6&& a6, SubprocessOptions options) {
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
+          detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                     A6&& a6, SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
-template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6, detail::ExecArg A7>
-auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5, A6&& a6, A7&& a7, SubprocessOptions options) {
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
+          detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6,
+          detail::ExecArg A7>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                     A6&& a6, A7&& a7, SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6, a7);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
-template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6, detail::ExecArg A7, detail::ExecArg A8>
-auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5, A6&& a6, A7&& a7, A8&& a8, SubprocessOptions options) {
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
+          detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6,
+          detail::ExecArg A7, detail::ExecArg A8>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                     A6&& a6, A7&& a7, A8&& a8, SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6, a7, a8);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
@@ -519,7 +534,8 @@ requires(sizeof...(Args) > 0) Coro<Process> create_subprocess_exec(std::string_v
   static_assert(detail::valid_exec_args<Args...>(),
                 "asyncio::create_subprocess_exec(program, args..., options): every argument must "
                 "convert to std::string_view and only the last may be an "
-                "asyncio::SubprocessOptions; the forms: (\"prog\", \"a\", ..., {.stdout = asyncio::PIPE}) with at most 8 "
+                "asyncio::SubprocessOptions; the forms: (\"prog\", \"a\", ..., {.stdout = "
+                "asyncio::PIPE}) with at most 8 "
                 "arguments, (\"prog\", \"a\", ..., asyncio::SubprocessOptions{...}), "
                 "(\"prog\", std::vector<std::string>{...}, asyncio::SubprocessOptions{...})");
   detail::ExecArgs a = detail::collect_exec_args(std::forward<Args>(args)...);
@@ -547,32 +563,44 @@ Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, SubprocessOp
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
 template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3>
-Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, SubprocessOptions options) {
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3,
+                                     SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
-template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3, detail::ExecArg A4>
-Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, SubprocessOptions options) {
+template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
+          detail::ExecArg A4>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
+                                     SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
-template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5>
-Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5, SubprocessOptions options) {
+template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
+          detail::ExecArg A4, detail::ExecArg A5>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                                     SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
-template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6>
-Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5, A6&& a6, SubprocessOptions options) {
+template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
+          detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                                     A6&& a6, SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
-template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6, detail::ExecArg A7>
-Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5, A6&& a6, A7&& a7, SubprocessOptions options) {
+template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
+          detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6, detail::ExecArg A7>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                                     A6&& a6, A7&& a7, SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6, a7);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
-template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6, detail::ExecArg A7, detail::ExecArg A8>
-Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5, A6&& a6, A7&& a7, A8&& a8, SubprocessOptions options) {
+template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
+          detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6, detail::ExecArg A7,
+          detail::ExecArg A8>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                                     A6&& a6, A7&& a7, A8&& a8, SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6, a7, a8);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
