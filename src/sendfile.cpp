@@ -94,29 +94,28 @@ class SockSendfile final : public detail::SockOp {
 
  private:
   bool attempt() noexcept override {
-    while (true) {
-      std::size_t n = blocksize_;
-      if (count_) {
-        if (total_ >= static_cast<std::size_t>(*count_)) return true;
-        n = static_cast<std::size_t>(*count_) - total_;
-      }
-      off_t off = static_cast<off_t>(offset_);
-      ssize_t sent = sendfile_nosigpipe(fd_, file_, &off, n);
-      if (sent < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
-        err_ = errno;
-        return true;
-      }
-      if (sent == 0) return true;  // EOF
-      offset_ += sent;
-      total_ += static_cast<std::size_t>(sent);
-      // As Python: wait for writability before the next call (which finds out whether
-      // `count` is reached) rather than calling again at once. So the operation always
-      // suspends once something was sent, and some kernels (gVisor's among them) block in
-      // sendfile(2) on a full socket even when it is non-blocking.
-      return false;
+    std::size_t n = blocksize_;
+    if (count_) {
+      if (total_ >= static_cast<std::size_t>(*count_)) return true;
+      n = static_cast<std::size_t>(*count_) - total_;
     }
+    off_t off = static_cast<off_t>(offset_);
+    ssize_t sent = sendfile_nosigpipe(fd_, file_, &off, n);
+    if (sent < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
+      err_ = errno;
+      return true;
+    }
+    if (sent == 0) return true;  // EOF
+    offset_ += sent;
+    total_ += static_cast<std::size_t>(sent);
+    // As Python: wait for writability before the next call (which finds out whether `count`
+    // is reached) rather than calling again at once. So the operation always suspends once
+    // something was sent, and some kernels (gVisor's among them) block in sendfile(2) on a
+    // full socket even when it is non-blocking.
+    return false;
   }
+
   std::exception_ptr make_error() const override {
     // Nothing sent: most likely a file sendfile(2) cannot read; the caller falls back.
     if (total_ == 0) {
@@ -210,14 +209,11 @@ Coro<std::size_t> sock_sendfile_fallback(int sock, int file, std::int64_t offset
 Coro<std::size_t> sock_sendfile(int sock, int file, std::int64_t offset,
                                 std::optional<std::int64_t> count, bool fallback) {
   check_sendfile_params(sock, offset, count);
-  bool native_unavailable = false;
   try {
     co_return co_await sock_sendfile_native(sock, file, offset, count);
   } catch (const SendfileNotAvailableError&) {
     if (!fallback) throw;
-    native_unavailable = true;
   }
-  (void)native_unavailable;
   co_return co_await sock_sendfile_fallback(sock, file, offset, count);
 }
 
@@ -377,15 +373,12 @@ Coro<std::size_t> sendfile(std::shared_ptr<Transport> transport, int file, std::
   if (!transport) throw ValueError("transport is required");
   if (transport->is_closing()) throw RuntimeError("Transport is closing");
   if (auto st = std::dynamic_pointer_cast<detail::SocketTransport>(transport)) {
-    bool unavailable = false;
     try {
       Coro<std::size_t> native = sendfile_native(std::move(st), file, offset, count);
       co_return co_await std::move(native);
     } catch (const SendfileNotAvailableError&) {
       if (!fallback) throw;
-      unavailable = true;
     }
-    (void)unavailable;
   } else if (!fallback) {
     throw RuntimeError("fallback is disabled and native sendfile is not supported for transport " +
                        transport_repr(*transport));
