@@ -503,9 +503,12 @@ void SocketTransport::call_connection_lost(std::exception_ptr exc, bool from_io)
   if (lost_called_) return;
   lost_called_ = true;
   if (empty_waiter_ && !empty_waiter_->done()) {
-    // A sendfile() waiting for the buffer to drain would wait forever (Python does).
+    // A sendfile() waiting for the buffer to drain (Python 3.12.1 means to do this too, but
+    // its waiter is already done then: InvalidStateError, and sendfile() hangs).
     try {
-      empty_waiter_->set_exception(exc ? exc : make_os_error(ENOTCONN, "Connection lost"));
+      empty_waiter_->set_exception(
+          exc ? exc
+              : std::make_exception_ptr(ConnectionError(ENOTCONN, "Connection is closed by peer")));
     } catch (...) {
     }
   }
@@ -524,7 +527,13 @@ void SocketTransport::call_connection_lost(std::exception_ptr exc, bool from_io)
     }
     watch_read_ = watch_write_ = false;
   }
-  sock_.close();
+  if (fd_lent_) {
+    // sock_sendfile() is registered on the fd: shut the connection down so that it wakes
+    // up and fails; lend_fd(false) closes the fd once it has let go.
+    ::shutdown(sock_.fd(), SHUT_RDWR);
+  } else {
+    sock_.close();
+  }
   protocol_.reset();
   buffered_ = nullptr;
   retired_.clear();
@@ -566,7 +575,11 @@ void SocketTransport::lend_fd(bool lent) noexcept {
     fd_lent_ = true;
   } else {
     fd_lent_ = false;
-    if (sock_) update_interest();
+    if (lost_called_) {
+      sock_.close();  // closed while lent (call_connection_lost)
+    } else if (sock_) {
+      update_interest();
+    }
   }
 }
 

@@ -299,4 +299,33 @@ TEST(TransportSendfileTest, TlsUsesTheFallbackWithFlowControl) {
   }(data, file));
 }
 
+// Python 3.12.1 hangs here (its _call_connection_lost finds the empty waiter already done:
+// InvalidStateError); what it means to do, and what we do: the sendfile fails with a
+// ConnectionError and the socket is closed.
+TEST(TransportSendfileTest, ClosingTheTransportDuringANativeSendfileFailsIt) {
+  std::string data = test_data() + test_data() + test_data() + test_data();
+  TempFile file(data);
+  int fds_before = nettest::count_fds();
+  nettest::run([](TempFile& file) -> Coro<> {
+    auto [a, b] = asyncio::socketpair();
+    int afd = a.fd();
+    auto [rd, wr] = co_await asyncio::open_connection(std::move(a));
+    // Nobody reads `b`: the send waits for writability.
+    auto task = asyncio::create_task(asyncio::sendfile(wr.transport(), file.fd));
+    co_await asyncio::sleep(std::chrono::milliseconds(100));
+    EXPECT_FALSE(task.done());
+    wr.close();
+    bool failed = false;
+    try {
+      (void)co_await asyncio::wait_for(task, std::chrono::seconds(5));
+    } catch (const asyncio::ConnectionError&) {
+      failed = true;
+    }
+    EXPECT_TRUE(failed);
+    co_await wr.wait_closed();
+    EXPECT_EQ(::fcntl(afd, F_GETFD), -1);  // closed
+  }(file));
+  EXPECT_EQ(nettest::count_fds(), fds_before);
+}
+
 }  // namespace
