@@ -171,8 +171,11 @@ void release_async_gen(AsyncGenPromiseBase* p) noexcept {
     p->finalizing = true;
     try {
       EventLoop* loop = p->loop;
+      Coro<> closer = finalize(FinalizerRef(p));
+      // Discarded unstarted when the loop closes first: that is not a forgotten co_await.
+      CoroAccess::mute_never_awaited(closer);
       loop->call_soon(
-          [c = finalize(FinalizerRef(p)), loop]() mutable { loop->create_task(std::move(c)); });
+          [c = std::move(closer), loop]() mutable { loop->create_task(std::move(c)); });
     } catch (...) {
       // Out of memory: the FinalizerRef's destructor has released p again, and that call
       // (seeing `finalizing`) left it to the loop as an orphan.

@@ -12,6 +12,7 @@
 #include "asyncio/net.hpp"
 #include "asyncio/ssl.hpp"
 #include "asyncio/tasks.hpp"
+#include "happy_eyeballs.hpp"
 #include "selector_events.hpp"
 
 using namespace std::chrono_literals;
@@ -48,6 +49,8 @@ OwnedConnectionOptions own(const ConnectionOptions& o) {
   r.flags = o.flags;
   r.local_addr = own_addr(o.local_addr);
   r.all_errors = o.all_errors;
+  r.happy_eyeballs_delay = o.happy_eyeballs_delay;
+  r.interleave = o.interleave;
   return r;
 }
 
@@ -114,6 +117,8 @@ bool is_resource_error(int err) noexcept {
   return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 }
 
+}  // namespace
+
 /// Python: _connect_sock.
 Coro<Socket> connect_sock(const AddrInfo& info,
                           const std::optional<std::vector<AddrInfo>>& local_infos,
@@ -147,6 +152,8 @@ Coro<Socket> connect_sock(const AddrInfo& info,
   }
   co_return sock;
 }
+
+namespace {
 
 [[noreturn]] void raise_connect_errors(std::vector<std::exception_ptr>& exceptions,
                                        bool all_errors) {
@@ -235,13 +242,25 @@ Coro<ConnectionPair> create_connection(ProtocolFactory factory, std::string host
   std::vector<std::exception_ptr> exceptions;
   Socket sock;
   std::optional<SockAddr> peer;
-  for (const AddrInfo& info : infos) {
-    try {
-      sock = co_await connect_sock(info, local_infos, exceptions);
-      peer = info.addr;
-      break;
-    } catch (const std::system_error&) {
-      // recorded in `exceptions`; try the next address
+  // Python 3.12: interleave defaults to 1 with happy eyeballs; it reorders even without.
+  int interleave = opts.interleave.value_or(opts.happy_eyeballs_delay ? 1 : 0);
+  if (interleave != 0) infos = interleave_addrinfos(std::move(infos), interleave);
+  if (opts.happy_eyeballs_delay) {
+    SockAddr winner_addr;
+    // Named, not a temporary in the co_await (g++ 12 destroys those twice).
+    Coro<Socket> racing = happy_eyeballs_connect(
+        infos, std::move(local_infos), *opts.happy_eyeballs_delay, exceptions, winner_addr);
+    sock = co_await std::move(racing);
+    if (sock) peer = winner_addr;
+  } else {
+    for (const AddrInfo& info : infos) {
+      try {
+        sock = co_await connect_sock(info, local_infos, exceptions);
+        peer = info.addr;
+        break;
+      } catch (const std::system_error&) {
+        // recorded in `exceptions`; try the next address
+      }
     }
   }
   if (!sock) raise_connect_errors(exceptions, opts.all_errors);
@@ -256,8 +275,10 @@ Coro<ConnectionPair> create_connection_sock(ProtocolFactory factory, Socket sock
   check_ssl_options(tls.ssl != nullptr, tls.server_hostname.has_value(),
                     tls.handshake_timeout.has_value(), tls.shutdown_timeout.has_value());
   check_server_hostname(tls.server_hostname);
-  if (!sock) throw ValueError("an open socket is required");
-  if (sock.type() != SOCK_STREAM) throw ValueError("A Stream Socket was expected");
+  if (!sock) throw ValueError("host and port was not specified and no sock specified");
+  if (sock.type() != SOCK_STREAM) {
+    throw ValueError("A Stream Socket was expected, got " + socket_repr(sock));
+  }
   if (tls.ssl && !tls.server_hostname && tls.ssl->check_hostname()) {
     throw ValueError("You must set server_hostname when using ssl without a host");
   }
@@ -280,6 +301,30 @@ Coro<ConnectionPair> create_unix_connection(ProtocolFactory factory, std::string
   co_await sock_connect(sock.fd(), addr);
   co_return co_await connection_transport(std::move(sock), factory, opts.ssl, opts.server_hostname,
                                           opts.handshake_timeout, opts.shutdown_timeout, addr);
+}
+
+namespace {
+/// Python's check in create_unix_connection/create_unix_server(sock=...).
+void check_unix_stream_socket(const Socket& sock) {
+  if (sock.family() != AF_UNIX || sock.type() != SOCK_STREAM) {
+    throw ValueError("A UNIX Domain Stream Socket was expected, got " + socket_repr(sock));
+  }
+}
+}  // namespace
+
+Coro<ConnectionPair> create_unix_connection_sock(ProtocolFactory factory, Socket sock,
+                                                 TlsParams opts) {
+  check_ssl_options(opts.ssl != nullptr, opts.server_hostname.has_value(),
+                    opts.handshake_timeout.has_value(), opts.shutdown_timeout.has_value());
+  check_server_hostname(opts.server_hostname);
+  if (opts.ssl && !opts.server_hostname)
+    throw ValueError("you have to pass server_hostname when using ssl");
+  if (!sock) throw ValueError("no path and sock were specified");
+  check_unix_stream_socket(sock);
+  sock.setblocking(false);
+  co_return co_await connection_transport(std::move(sock), factory, opts.ssl, opts.server_hostname,
+                                          opts.handshake_timeout, opts.shutdown_timeout,
+                                          std::nullopt);
 }
 
 namespace {
@@ -355,8 +400,10 @@ Coro<Server> create_server_sock(ProtocolFactory factory, Socket sock, ServerOpti
                                 std::shared_ptr<SSLContext> ssl) {
   check_ssl_options(ssl != nullptr, false, opts.ssl_handshake_timeout.has_value(),
                     opts.ssl_shutdown_timeout.has_value());
-  if (!sock) throw ValueError("an open socket is required");
-  if (sock.type() != SOCK_STREAM) throw ValueError("A Stream Socket was expected");
+  if (!sock) throw ValueError("Neither host/port nor sock were specified");
+  if (sock.type() != SOCK_STREAM) {
+    throw ValueError("A Stream Socket was expected, got " + socket_repr(sock));
+  }
   sock.setblocking(false);
   std::vector<Socket> sockets;
   sockets.push_back(std::move(sock));
@@ -395,6 +442,21 @@ Coro<Server> create_unix_server(ProtocolFactory factory, std::string path, UnixS
     }
     throw;
   }
+  std::vector<Socket> sockets;
+  sockets.push_back(std::move(sock));
+  auto impl = std::make_shared<ServerImpl>(get_running_loop(), std::move(sockets),
+                                           std::move(factory), ssl, opts.backlog,
+                                           opts.ssl_handshake_timeout, opts.ssl_shutdown_timeout);
+  co_return co_await finish_server(std::move(impl), opts.start_serving);
+}
+
+Coro<Server> create_unix_server_sock(ProtocolFactory factory, Socket sock, UnixServerOptions opts,
+                                     std::shared_ptr<SSLContext> ssl) {
+  check_ssl_options(ssl != nullptr, false, opts.ssl_handshake_timeout.has_value(),
+                    opts.ssl_shutdown_timeout.has_value());
+  if (!sock) throw ValueError("path was not specified, and no sock specified");
+  check_unix_stream_socket(sock);
+  sock.setblocking(false);
   std::vector<Socket> sockets;
   sockets.push_back(std::move(sock));
   auto impl = std::make_shared<ServerImpl>(get_running_loop(), std::move(sockets),

@@ -85,6 +85,7 @@ EventLoop::EventLoop()
 
 EventLoop::~EventLoop() {
   if (!closed_ && !running_) close();
+  detail::forget_current_loop(this);
   std::lock_guard lock(detail::registry_mutex);
   detail::live_loops().erase(this);
 }

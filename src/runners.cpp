@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "asyncio/gather.hpp"
 #include "asyncio/threads.hpp"
@@ -13,7 +14,8 @@
 
 namespace asyncio {
 
-Runner::Runner(std::optional<bool> debug) : debug_(debug) {}
+Runner::Runner(std::optional<bool> debug, LoopFactory loop_factory)
+    : debug_(debug), loop_factory_(std::move(loop_factory)) {}
 
 Runner::~Runner() {
   try {
@@ -26,7 +28,14 @@ Runner::~Runner() {
 EventLoop& Runner::get_loop() {
   if (state_ == State::Closed) throw RuntimeError("Runner is closed");
   if (state_ == State::Created) {
-    loop_ = std::make_unique<EventLoop>();
+    if (loop_factory_) {
+      loop_ = loop_factory_();
+      if (!loop_) throw RuntimeError("loop_factory returned no event loop");
+    } else {
+      loop_ = new_event_loop();
+      set_event_loop(loop_.get());
+      set_event_loop_ = true;
+    }
     if (debug_) loop_->set_debug(*debug_);
     state_ = State::Initialized;
   }
@@ -120,6 +129,7 @@ void Runner::close() {
   struct Finally {
     Runner* r;
     ~Finally() {
+      if (std::exchange(r->set_event_loop_, false)) set_event_loop(nullptr);
       r->loop_->close();
       r->loop_.reset();
       r->state_ = State::Closed;

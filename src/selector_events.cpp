@@ -207,6 +207,7 @@ void SocketTransport::set_protocol(std::shared_ptr<BaseProtocol> protocol) {
 }
 
 void SocketTransport::update_interest() noexcept {
+  if (fd_lent_) return;  // sock_sendfile() has the fd registered: lend_fd(false) catches up
   bool want_read = started_reading_ && !paused_ && !closing_ && !read_eof_ && conn_lost_ == 0;
   bool want_write = !buffer_.empty() && conn_lost_ == 0;
   if (want_read == watch_read_ && want_write == watch_write_) return;
@@ -303,6 +304,7 @@ void SocketTransport::on_eof() noexcept {
 }
 
 void SocketTransport::write(std::span<const std::byte> data) {
+  if (empty_waiter_) throw RuntimeError("unable to write; sendfile is in progress");
   if (eof_) throw RuntimeError("Cannot call write() after write_eof()");
   if (data.empty()) return;
   if (conn_lost_ != 0) {
@@ -334,6 +336,7 @@ void SocketTransport::write(std::span<const std::byte> data) {
 }
 
 void SocketTransport::writelines(std::span<const std::span<const std::byte>> chunks) {
+  if (empty_waiter_) throw RuntimeError("unable to writelines; sendfile is in progress");
   if (eof_) throw RuntimeError("Cannot call writelines() after write_eof()");
   if (chunks.empty()) return;
   if (conn_lost_ != 0) {
@@ -387,8 +390,9 @@ void SocketTransport::write_ready() noexcept {
     int err = errno;
     buffer_.clear();
     update_interest();
-    fatal_error(make_os_error(err, "Fatal write error on socket transport"),
-                "Fatal write error on socket transport");
+    std::exception_ptr exc = make_os_error(err, "Fatal write error on socket transport");
+    if (empty_waiter_ && !empty_waiter_->done()) empty_waiter_->set_exception(exc);
+    fatal_error(exc, "Fatal write error on socket transport");
     return;
   }
   buffer_.consume(static_cast<std::size_t>(n));
@@ -398,6 +402,7 @@ void SocketTransport::write_ready() noexcept {
   }
   if (!buffer_.empty()) return;
   update_interest();
+  if (empty_waiter_ && !empty_waiter_->done()) empty_waiter_->set_result();
   if (closing_) {
     // Python calls _call_connection_lost directly here; the loop must not see `this` freed
     // while it dispatches, so the final release is deferred (see call_connection_lost).
@@ -497,6 +502,16 @@ void SocketTransport::fatal_error(std::exception_ptr exc, const char* message) n
 void SocketTransport::call_connection_lost(std::exception_ptr exc, bool from_io) noexcept {
   if (lost_called_) return;
   lost_called_ = true;
+  if (empty_waiter_ && !empty_waiter_->done()) {
+    // A sendfile() waiting for the buffer to drain (Python 3.12.1 means to do this too, but
+    // its waiter is already done then: InvalidStateError, and sendfile() hangs).
+    try {
+      empty_waiter_->set_exception(
+          exc ? exc
+              : std::make_exception_ptr(ConnectionError(ENOTCONN, "Connection is closed by peer")));
+    } catch (...) {
+    }
+  }
   if (protocol_) {
     try {
       protocol_->connection_lost(exc);
@@ -512,7 +527,13 @@ void SocketTransport::call_connection_lost(std::exception_ptr exc, bool from_io)
     }
     watch_read_ = watch_write_ = false;
   }
-  sock_.close();
+  if (fd_lent_) {
+    // sock_sendfile() is registered on the fd: shut the connection down so that it wakes
+    // up and fails; lend_fd(false) closes the fd once it has let go.
+    ::shutdown(sock_.fd(), SHUT_RDWR);
+  } else {
+    sock_.close();
+  }
   protocol_.reset();
   buffered_ = nullptr;
   retired_.clear();
@@ -524,6 +545,40 @@ void SocketTransport::call_connection_lost(std::exception_ptr exc, bool from_io)
     try {
       loop_->call_soon([k = std::move(keep)] {});
     } catch (...) {
+    }
+  }
+}
+
+Future<void> SocketTransport::make_empty_waiter() {
+  if (empty_waiter_) throw RuntimeError("Empty waiter is already set");
+  Future<void> f = loop_->create_future<void>();
+  if (buffer_.empty()) f.set_result();
+  empty_waiter_ = f;
+  return f;
+}
+
+void SocketTransport::reset_empty_waiter() noexcept {
+  empty_waiter_.reset();
+}
+
+void SocketTransport::lend_fd(bool lent) noexcept {
+  if (lent) {
+    // Reading is paused and the buffer is empty, so normally nothing is watched; stop
+    // watching whatever is, so that sock_sendfile() can register the fd.
+    if (watch_read_ || watch_write_) {
+      try {
+        LoopAccess::unwatch_io(*loop_, sock_.fd());
+      } catch (...) {
+      }
+      watch_read_ = watch_write_ = false;
+    }
+    fd_lent_ = true;
+  } else {
+    fd_lent_ = false;
+    if (lost_called_) {
+      sock_.close();  // closed while lent (call_connection_lost)
+    } else if (sock_) {
+      update_interest();
     }
   }
 }

@@ -104,6 +104,18 @@ class SocketTransport final : public Transport, public IoHandler, public LoopClo
   void force_close(std::exception_ptr exc);
   int fd() const noexcept { return sock_.fd(); }
 
+  // loop.sendfile() support (src/sendfile.cpp; Python: _make_empty_waiter,
+  // _reset_empty_waiter and taking the transport out of the loop's _transports).
+  /// A future done once the write buffer is empty; from then until reset_empty_waiter(),
+  /// write()/writelines() throw RuntimeError("unable to write; sendfile is in progress").
+  /// RuntimeError("Empty waiter is already set") if one is pending.
+  Future<void> make_empty_waiter();
+  void reset_empty_waiter() noexcept;
+  /// While lent, the transport leaves the fd's registration to the sock_* operations.
+  void lend_fd(bool lent) noexcept;
+  /// Whether the protocol was told pause_writing() (Python: _protocol_paused).
+  bool protocol_paused() const noexcept { return protocol_paused_; }
+
  private:
   void on_io(bool readable, bool writable) noexcept override;
   void on_loop_close() noexcept override;
@@ -140,6 +152,8 @@ class SocketTransport final : public Transport, public IoHandler, public LoopClo
   bool watch_read_ = false;  // current interest registered with the loop
   bool watch_write_ = false;
   bool started_reading_ = false;  // connection_made() ran: reading may be watched
+  bool fd_lent_ = false;          // sendfile owns the fd's registration (lend_fd)
+  std::optional<Future<void>> empty_waiter_;
 };
 
 /// Python: _SelectorDatagramTransport.

@@ -712,7 +712,7 @@ Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string pat
   return detail::open_unix_connection(std::move(path), detail::own(opts), limit);
 }
 
-namespace {
+namespace detail {
 ProtocolFactory stream_factory(ClientConnectedCallback cb, std::size_t limit) {
   if (!cb) throw ValueError("client_connected_cb is required");
   if (limit == 0) throw ValueError("Limit cannot be <= 0");
@@ -722,18 +722,18 @@ ProtocolFactory stream_factory(ClientConnectedCallback cb, std::size_t limit) {
         std::make_shared<detail::StreamReaderImpl>(limit), shared_cb);
   };
 }
-}  // namespace
+}  // namespace detail
 
 Coro<Server> start_server(ClientConnectedCallback client_connected_cb, std::string host,
                           std::uint16_t port, ServerOptions opts, std::size_t limit) {
-  return create_server(stream_factory(std::move(client_connected_cb), limit), std::move(host), port,
-                       std::move(opts));
+  return create_server(detail::stream_factory(std::move(client_connected_cb), limit),
+                       std::move(host), port, std::move(opts));
 }
 
 Coro<Server> start_unix_server(ClientConnectedCallback client_connected_cb, std::string path,
                                UnixServerOptions opts, std::size_t limit) {
-  return create_unix_server(stream_factory(std::move(client_connected_cb), limit), std::move(path),
-                            std::move(opts));
+  return create_unix_server(detail::stream_factory(std::move(client_connected_cb), limit),
+                            std::move(path), std::move(opts));
 }
 
 std::shared_ptr<Protocol> make_stream_reader_protocol(StreamReader reader) {

@@ -17,6 +17,7 @@
 #include "asyncio/protocols.hpp"
 #include "asyncio/queues.hpp"
 #include "asyncio/runners.hpp"
+#include "asyncio/sendfile.hpp"
 #include "asyncio/shield.hpp"
 #include "asyncio/sockets.hpp"
 #include "asyncio/ssl.hpp"

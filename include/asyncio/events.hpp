@@ -159,6 +159,12 @@ class LoopCloseHook : public ListNode {
 
 /// The loop running on this thread, or nullptr.
 inline thread_local EventLoop* running_loop = nullptr;
+/// The thread's current loop (set_event_loop()), or nullptr.
+inline thread_local EventLoop* current_loop = nullptr;
+/// Clears current_loop if it is `loop` (the loop is being destroyed).
+inline void forget_current_loop(const EventLoop* loop) noexcept {
+  if (current_loop == loop) current_loop = nullptr;
+}
 
 /// How other threads (executor workers, run_coroutine_threadsafe) reach a loop that may be
 /// destroyed meanwhile: lock `mutex`, and while holding it call `loop->call_soon_threadsafe`
@@ -582,5 +588,23 @@ class EventLoop {
 /// The loop running in this thread. Throws RuntimeError("no running event loop") outside one.
 /// Python: asyncio.get_running_loop().
 EventLoop& get_running_loop();
+
+// ---- The current loop of a thread (Python: asyncio.new_event_loop / set_event_loop /
+// get_event_loop; src/event_loop_getters.cpp). There are no event loop policies: a
+// loop_factory (runners.hpp) replaces them. See docs/python-mapping.md.
+
+/// A new event loop, owned by the caller (Python: asyncio.new_event_loop()).
+std::unique_ptr<EventLoop> new_event_loop();
+/// Makes `loop` this thread's current loop (not owned: it must outlive its use here; a loop
+/// stops being current when destroyed in this thread); nullptr clears it (Python:
+/// asyncio.set_event_loop(loop or None)). Runner sets its loop when it has no loop_factory.
+void set_event_loop(EventLoop* loop) noexcept;
+/// The running loop if there is one, else this thread's current loop (Python:
+/// asyncio.get_event_loop()). Without either, RuntimeError("There is no current event loop in
+/// thread 'MainThread'.") (another thread is named 'Thread-<id>'). Deliberate difference:
+/// Python 3.12 would create a loop (with a DeprecationWarning) in the main thread if
+/// set_event_loop() was never called; a created loop would have no owner here, and Python
+/// 3.14 raises as we do.
+EventLoop& get_event_loop();
 
 }  // namespace asyncio

@@ -99,6 +99,15 @@ struct ConnectionOptions {
   std::optional<Duration> ssl_shutdown_timeout{};   ///< default 30 s (TLS only)
   /// When every address fails: true throws an ExceptionGroup of all errors (Python 3.12).
   bool all_errors = false;
+  /// Happy Eyeballs (RFC 8305; Python: happy_eyeballs_delay=, 0.25 s recommended): start
+  /// the next address's attempt when the previous one fails or after this delay, whichever
+  /// comes first, while earlier attempts keep going; the first connection wins and the
+  /// others are cancelled and closed. Unset: one address after the other.
+  std::optional<Duration> happy_eyeballs_delay{};
+  /// Reorder the addresses by family, alternating AF_INET6/AF_INET (Python: interleave=,
+  /// the count of the first family's addresses to try first). Unset: 1 with
+  /// happy_eyeballs_delay, else 0 (no reordering).
+  std::optional<int> interleave{};
 };
 
 /// Python: create_server()'s keyword arguments.
@@ -159,6 +168,8 @@ struct OwnedConnectionOptions {
   int flags = 0;
   std::optional<std::pair<std::string, std::uint16_t>> local_addr;
   bool all_errors = false;
+  std::optional<Duration> happy_eyeballs_delay;
+  std::optional<int> interleave;
 };
 struct OwnedDatagramOptions {
   std::optional<std::pair<std::string, std::uint16_t>> local_addr;
@@ -241,6 +252,10 @@ Coro<Server> create_server_sock(ProtocolFactory factory, Socket sock, ServerOpti
                                 std::shared_ptr<SSLContext> ssl);
 Coro<Server> create_unix_server(ProtocolFactory factory, std::string path, UnixServerOptions opts,
                                 std::shared_ptr<SSLContext> ssl);
+Coro<ConnectionPair> create_unix_connection_sock(ProtocolFactory factory, Socket sock,
+                                                 TlsParams opts);
+Coro<Server> create_unix_server_sock(ProtocolFactory factory, Socket sock, UnixServerOptions opts,
+                                     std::shared_ptr<SSLContext> ssl);
 Coro<std::pair<std::shared_ptr<DatagramTransport>, std::shared_ptr<DatagramProtocol>>>
 create_datagram_endpoint(DatagramProtocolFactory factory, OwnedDatagramOptions opts);
 
@@ -270,7 +285,11 @@ auto create_connection(F protocol_factory, std::string host, std::uint16_t port,
                                 port, detail::own(opts)));
 }
 
-/// As create_connection() over an already connected socket (Python: sock=...).
+/// As create_connection() over an already connected stream socket (Python: sock=...), which
+/// is made non-blocking. An invalid `sock` is ValueError("host and port was not specified and
+/// no sock specified"); a socket that is not SOCK_STREAM ValueError("A Stream Socket was
+/// expected, got <socket.socket fd=...>"). Python's "host/port and sock can not be specified
+/// at the same time" cannot happen: the overloads take one or the other.
 template <class F>
 auto create_connection(F protocol_factory, Socket sock, ConnectionOptions opts = {}) {
   using P = typename detail::factory_result_t<F>::element_type;
@@ -284,6 +303,16 @@ auto create_unix_connection(F protocol_factory, std::string path, UnixConnection
   using P = typename detail::factory_result_t<F>::element_type;
   return detail::typed_connection<P>(detail::create_unix_connection(
       detail::erase_factory(std::move(protocol_factory)), std::move(path), detail::own(opts)));
+}
+
+/// As create_unix_connection() over an already connected AF_UNIX stream socket (Python:
+/// sock=...). An invalid `sock` is ValueError("no path and sock were specified"), another
+/// kind of socket ValueError("A UNIX Domain Stream Socket was expected, got <socket ...>").
+template <class F>
+auto create_unix_connection(F protocol_factory, Socket sock, UnixConnectionOptions opts = {}) {
+  using P = typename detail::factory_result_t<F>::element_type;
+  return detail::typed_connection<P>(detail::create_unix_connection_sock(
+      detail::erase_factory(std::move(protocol_factory)), std::move(sock), detail::own(opts)));
 }
 
 /// Listens on host:port (Python: loop.create_server); an empty host listens on every
@@ -304,7 +333,9 @@ Coro<Server> create_server(F protocol_factory, std::vector<std::string> hosts, s
   return detail::create_server(detail::erase_factory(std::move(protocol_factory)), std::move(hosts),
                                port, opts, detail::own(opts.ssl));
 }
-/// Serves on an existing listening (or bound) socket (Python: sock=...).
+/// Serves on an existing listening (or bound) stream socket (Python: sock=...). An invalid
+/// `sock` is ValueError("Neither host/port nor sock were specified"), a socket that is not
+/// SOCK_STREAM ValueError("A Stream Socket was expected, got <socket.socket fd=...>").
 template <class F>
 Coro<Server> create_server(F protocol_factory, Socket sock, ServerOptions opts = {}) {
   return detail::create_server_sock(detail::erase_factory(std::move(protocol_factory)),
@@ -317,6 +348,15 @@ template <class F>
 Coro<Server> create_unix_server(F protocol_factory, std::string path, UnixServerOptions opts = {}) {
   return detail::create_unix_server(detail::erase_factory(std::move(protocol_factory)),
                                     std::move(path), opts, detail::own(opts.ssl));
+}
+
+/// Serves on an existing AF_UNIX stream socket, bound and maybe listening (Python:
+/// create_unix_server(sock=...)). The socket file is not touched. Errors as
+/// create_unix_connection(sock).
+template <class F>
+Coro<Server> create_unix_server(F protocol_factory, Socket sock, UnixServerOptions opts = {}) {
+  return detail::create_unix_server_sock(detail::erase_factory(std::move(protocol_factory)),
+                                         std::move(sock), opts, detail::own(opts.ssl));
 }
 
 namespace detail {

@@ -12,6 +12,7 @@
 // thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -22,12 +23,27 @@
 
 namespace asyncio {
 
+/// Makes the loop a Runner runs on (Python: loop_factory=). Configure the loop here (debug,
+/// exception handler, task factory, default executor, ...): it replaces Python's event loop
+/// policies, which this library does not have.
+using LoopFactory = std::function<std::unique_ptr<EventLoop>()>;
+
 /// Owns an event loop for several run() calls (Python: asyncio.Runner, a context manager:
 /// here the destructor closes it).
 class Runner {
  public:
-  /// `debug`: run the loop in debug mode (see EventLoop::set_debug).
-  explicit Runner(std::optional<bool> debug = std::nullopt);
+  /// `debug`: run the loop in debug mode (see EventLoop::set_debug). `loop_factory`: makes
+  /// the loop on first use (Python: Runner(debug=None, loop_factory=None)); without one, the
+  /// Runner makes a new_event_loop() and sets it as the thread's current loop
+  /// (set_event_loop) until close(), as Python does. A factory returning null is
+  /// RuntimeError("loop_factory returned no event loop"). `debug`, when given, is applied to
+  /// the factory's loop too.
+  explicit Runner(std::optional<bool> debug = std::nullopt, LoopFactory loop_factory = nullptr);
+  /// Runner(std::nullopt, loop_factory) (Python: Runner(loop_factory=f)). A template so
+  /// that a captureless lambda does not convert to `debug` (via bool) instead.
+  template <class F>
+  requires std::is_invocable_r_v<std::unique_ptr<EventLoop>, F&> explicit Runner(F loop_factory)
+      : Runner(std::nullopt, LoopFactory(std::move(loop_factory))) {}
   ~Runner();
   Runner(const Runner&) = delete;
   Runner& operator=(const Runner&) = delete;
@@ -63,17 +79,26 @@ class Runner {
 
   State state_ = State::Created;
   std::optional<bool> debug_;
+  LoopFactory loop_factory_;
+  bool set_event_loop_ = false;  // we made our loop the thread's current loop
   std::unique_ptr<EventLoop> loop_;
 };
 
 /// Runs `main` in a new event loop and returns its result (Python: asyncio.run).
+/// `loop_factory` as Runner's (Python: asyncio.run(main, debug=None, loop_factory=None),
+/// 3.12).
 template <class T>
-T run(Coro<T> main, std::optional<bool> debug = std::nullopt) {
+T run(Coro<T> main, std::optional<bool> debug = std::nullopt, LoopFactory loop_factory = nullptr) {
   if (detail::running_loop != nullptr) {
     throw RuntimeError("asyncio::run() cannot be called from a running event loop");
   }
-  Runner runner(debug);
+  Runner runner(debug, std::move(loop_factory));
   return runner.run(std::move(main));
+}
+/// run(main, std::nullopt, loop_factory) (Python: asyncio.run(main, loop_factory=f)).
+template <class T, class F>
+requires std::is_invocable_r_v<std::unique_ptr<EventLoop>, F&> T run(Coro<T> main, F loop_factory) {
+  return run(std::move(main), std::nullopt, LoopFactory(std::move(loop_factory)));
 }
 
 namespace detail {

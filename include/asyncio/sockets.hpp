@@ -171,6 +171,19 @@ class Socket {
   int fd_ = -1;
 };
 
+/// A pair of connected sockets, both non-blocking and close-on-exec (Python:
+/// socket.socketpair(family=AF_UNIX, type=SOCK_STREAM, proto=0)). Throws OSError.
+/// Deliberate difference: Python's pair is blocking (asyncio sets non-blocking when it takes a
+/// socket); here it is ready for the sock_* operations at once, like Socket::create().
+std::pair<Socket, Socket> socketpair(int family = AF_UNIX, int type = SOCK_STREAM, int proto = 0);
+
+/// Python's repr of a socket: "<socket.socket fd=5, family=2, type=1, proto=0,
+/// laddr=('127.0.0.1', 8080), raddr=('127.0.0.1', 50000)>"; "<socket.socket [closed] fd=-1,
+/// family=0, type=0, proto=0>" for an invalid one (Python still knows the closed socket's
+/// family and type; an fd of -1 does not). `proto` is 0 for the family's default protocol
+/// (Python shows the argument given to socket(), which the fd does not remember).
+std::string socket_repr(const Socket& sock);
+
 /// A non-owning view of a socket that a transport or server owns (Python:
 /// trsock.TransportSocket): inspect it and set options, but do not close it or do I/O on it.
 class TransportSocket {

@@ -253,6 +253,9 @@ Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, st
                                                             std::size_t limit);
 Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path, TlsParams opts,
                                                                  std::size_t limit);
+/// The protocol factory of start_server()/start_unix_server(): a StreamReaderProtocol per
+/// connection that runs `cb`. Throws ValueError for a null `cb` or a zero limit.
+ProtocolFactory stream_factory(ClientConnectedCallback cb, std::size_t limit);
 }  // namespace detail
 
 /// Python: asyncio.open_connection(host, port, limit=..., **kwds).
@@ -270,6 +273,24 @@ Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(
     std::string path, UnixConnectionOptions opts = {}, std::size_t limit = kDefaultStreamLimit);
 /// Python: asyncio.start_unix_server(client_connected_cb, path, limit=..., **kwds).
 Coro<Server> start_unix_server(ClientConnectedCallback client_connected_cb, std::string path,
+                               UnixServerOptions opts = {},
+                               std::size_t limit = kDefaultStreamLimit);
+
+/// Python: asyncio.open_connection(sock=sock, limit=..., **kwds): streams over an already
+/// connected stream socket (e.g. one end of socketpair()). Errors as create_connection(sock).
+Coro<std::pair<StreamReader, StreamWriter>> open_connection(
+    Socket sock, ConnectionOptions opts = {}, std::size_t limit = kDefaultStreamLimit);
+/// Python: asyncio.start_server(client_connected_cb, sock=sock, ...): serves on an existing
+/// bound (or listening) stream socket. Errors as create_server(sock).
+Coro<Server> start_server(ClientConnectedCallback client_connected_cb, Socket sock,
+                          ServerOptions opts = {}, std::size_t limit = kDefaultStreamLimit);
+/// Python: asyncio.open_unix_connection(sock=sock, ...): streams over a connected AF_UNIX
+/// stream socket. Errors as create_unix_connection(sock).
+Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(
+    Socket sock, UnixConnectionOptions opts = {}, std::size_t limit = kDefaultStreamLimit);
+/// Python: asyncio.start_unix_server(client_connected_cb, sock=sock, ...). Errors as
+/// create_unix_server(sock).
+Coro<Server> start_unix_server(ClientConnectedCallback client_connected_cb, Socket sock,
                                UnixServerOptions opts = {},
                                std::size_t limit = kDefaultStreamLimit);
 

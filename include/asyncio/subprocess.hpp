@@ -332,6 +332,20 @@ ExecArgs collect_exec_args(A&&... a) {
   return r;
 }
 
+/// A string-like argument of the exec functions (std::string, std::string_view, const char*,
+/// ...).
+template <class T>
+concept ExecArg = is_arg_v<std::remove_cvref_t<T>>;
+
+/// The program and the arguments as owned strings.
+template <class P, class... A>
+std::pair<std::string, std::vector<std::string>> exec_strings(const P& program, const A&... args) {
+  std::vector<std::string> argv;
+  argv.reserve(sizeof...(A));
+  (argv.emplace_back(std::string_view(args)), ...);
+  return {std::string(std::string_view(program)), std::move(argv)};
+}
+
 }  // namespace detail
 
 /// Runs `program` with `args` (Python: loop.subprocess_exec(factory, program, *args, ...)).
@@ -349,11 +363,80 @@ auto subprocess_exec(Factory factory, std::string program, std::vector<std::stri
 /// subprocess_exec(factory, "prog", "arg1", "arg2", SubprocessOptions{...}): the arguments
 /// one by one, as in Python (see create_subprocess_exec for why this form exists).
 template <class Factory, class... Args>
-requires(sizeof...(Args) > 0 && detail::valid_exec_args<Args...>()) auto subprocess_exec(
-    Factory factory, std::string_view program, Args&&... args) {
+requires(sizeof...(Args) > 0) auto subprocess_exec(Factory factory, std::string_view program,
+                                                   Args&&... args) {
+  static_assert(detail::valid_exec_args<Args...>(),
+                "asyncio::subprocess_exec(factory, program, args..., options): every argument "
+                "must convert to std::string_view and only the last may be an "
+                "asyncio::SubprocessOptions; the forms: (\"prog\", \"a\", ..., {.stdout = "
+                "asyncio::PIPE}) with at most 8 "
+                "arguments, (\"prog\", \"a\", ..., asyncio::SubprocessOptions{...}), "
+                "(\"prog\", std::vector<std::string>{...}, asyncio::SubprocessOptions{...})");
   detail::ExecArgs a = detail::collect_exec_args(std::forward<Args>(args)...);
   return subprocess_exec(std::move(factory), std::string(program), std::move(a.args),
                          std::move(a.options));
+}
+
+/// subprocess_exec(factory, "prog", "arg1", ..., {.stdout = asyncio::PIPE}): up to 8
+/// arguments one by one, then the options as a braced list (as create_subprocess_exec).
+template <class Factory, detail::ExecArg P>
+auto subprocess_exec(Factory factory, P&& program, SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program);
+  return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
+}
+template <class Factory, detail::ExecArg P, detail::ExecArg A1>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1);
+  return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
+}
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2);
+  return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
+}
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
+          detail::ExecArg A3>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3,
+                     SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2, a3);
+  return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
+}
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
+          detail::ExecArg A3, detail::ExecArg A4>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
+                     SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4);
+  return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
+}
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
+          detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                     SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5);
+  return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
+}
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
+          detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                     A6&& a6, SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6);
+  return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
+}
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
+          detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6,
+          detail::ExecArg A7>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                     A6&& a6, A7&& a7, SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6, a7);
+  return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
+}
+template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
+          detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6,
+          detail::ExecArg A7, detail::ExecArg A8>
+auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                     A6&& a6, A7&& a7, A8&& a8, SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6, a7, a8);
+  return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
 
 /// Runs `cmd` with /bin/sh -c (Python: loop.subprocess_shell). Quote untrusted input!
@@ -440,11 +523,86 @@ Coro<Process> create_subprocess_exec(std::string program, std::vector<std::strin
 /// Prefer it to a braced list (`create_subprocess_exec("ls", {"-l", dir})`), which g++ 12
 /// rejects inside a co_await expression ("array used as initializer", a compiler bug; clang
 /// accepts it). The arguments are copied at once, so temporaries are fine.
+///
+/// A call whose arguments fit none of the forms fails with a static_assert naming the forms
+/// (arguments that are not strings, options not last), or, for a braced list that is not a
+/// SubprocessOptions initializer, with g++'s "'asyncio::SubprocessOptions' has no non-static
+/// data member named ..." (the braced form below).
 template <class... Args>
-requires(sizeof...(Args) > 0 && detail::valid_exec_args<Args...>())
-    Coro<Process> create_subprocess_exec(std::string_view program, Args&&... args) {
+requires(sizeof...(Args) > 0) Coro<Process> create_subprocess_exec(std::string_view program,
+                                                                   Args&&... args) {
+  static_assert(detail::valid_exec_args<Args...>(),
+                "asyncio::create_subprocess_exec(program, args..., options): every argument must "
+                "convert to std::string_view and only the last may be an "
+                "asyncio::SubprocessOptions; the forms: (\"prog\", \"a\", ..., {.stdout = "
+                "asyncio::PIPE}) with at most 8 "
+                "arguments, (\"prog\", \"a\", ..., asyncio::SubprocessOptions{...}), "
+                "(\"prog\", std::vector<std::string>{...}, asyncio::SubprocessOptions{...})");
   detail::ExecArgs a = detail::collect_exec_args(std::forward<Args>(args)...);
   return create_subprocess_exec(std::string(program), std::move(a.args), std::move(a.options));
+}
+
+/// create_subprocess_exec("prog", "arg1", ..., {.stdout = asyncio::PIPE}): up to 8 arguments
+/// one by one, then the options as a braced list, exactly like create_subprocess_shell(cmd,
+/// {...}) and the network functions. (A braced list cannot end a variadic argument list in
+/// C++, hence one overload per count; with more arguments spell SubprocessOptions{...} or
+/// pass a std::vector.)
+template <detail::ExecArg P>
+Coro<Process> create_subprocess_exec(P&& program, SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program);
+  return create_subprocess_exec(std::move(prog), std::move(argv), options);
+}
+template <detail::ExecArg P, detail::ExecArg A1>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1);
+  return create_subprocess_exec(std::move(prog), std::move(argv), options);
+}
+template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2);
+  return create_subprocess_exec(std::move(prog), std::move(argv), options);
+}
+template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3,
+                                     SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2, a3);
+  return create_subprocess_exec(std::move(prog), std::move(argv), options);
+}
+template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
+          detail::ExecArg A4>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
+                                     SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4);
+  return create_subprocess_exec(std::move(prog), std::move(argv), options);
+}
+template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
+          detail::ExecArg A4, detail::ExecArg A5>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                                     SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5);
+  return create_subprocess_exec(std::move(prog), std::move(argv), options);
+}
+template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
+          detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                                     A6&& a6, SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6);
+  return create_subprocess_exec(std::move(prog), std::move(argv), options);
+}
+template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
+          detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6, detail::ExecArg A7>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                                     A6&& a6, A7&& a7, SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6, a7);
+  return create_subprocess_exec(std::move(prog), std::move(argv), options);
+}
+template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
+          detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6, detail::ExecArg A7,
+          detail::ExecArg A8>
+Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
+                                     A6&& a6, A7&& a7, A8&& a8, SubprocessOptions options) {
+  auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6, a7, a8);
+  return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
 
 /// Runs `cmd` with /bin/sh -c (Python: asyncio.create_subprocess_shell).
