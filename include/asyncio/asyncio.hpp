@@ -12,6 +12,7 @@
 #include "asyncio/outcome.hpp"
 #include "asyncio/protocols.hpp"
 #include "asyncio/queues.hpp"
+#include "asyncio/repr.hpp"
 #include "asyncio/runners.hpp"
 #include "asyncio/shield.hpp"
 #include "asyncio/sockets.hpp"

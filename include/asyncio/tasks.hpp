@@ -102,7 +102,9 @@ Task<T> create_task(Coro<T> coro, std::string name = {}) {
   return get_running_loop().create_task(std::move(coro), std::move(name));
 }
 
-/// The task running now (Python: asyncio.current_task()); empty when called outside a task.
+/// The task running now (Python: asyncio.current_task()); empty when the loop runs something
+/// that is not a task (a callback). Throws RuntimeError("no running event loop") outside a
+/// running loop, as Python.
 AnyTask current_task();
 /// The loop's tasks that are not done yet (Python: asyncio.all_tasks()).
 std::vector<AnyTask> all_tasks();
