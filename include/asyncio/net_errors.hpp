@@ -38,12 +38,12 @@ namespace asyncio {
 /// A failed system call (Python: OSError). `code()` holds the errno in std::generic_category.
 class OSError : public std::system_error {
  public:
-  /// Python: OSError(errno, strerror). what() is "[Errno <err>] <strerror>"; `strerror` is
+  /// Python: OSError(errno, strerror). what() is `[Errno <err>] <strerror>`; `strerror` is
   /// usually strerror(err) (make_os_error(err) passes it), or asyncio's own text (e.g.
   /// "Connect call failed ('127.0.0.1', 80)").
   OSError(int err, const std::string& strerror);
-  /// Python: OSError(errno, strerror, filename). what() is "[Errno <err>] <strerror>:
-  /// '<filename>'".
+  /// Python: OSError(errno, strerror, filename). what() is Python's str() of it:
+  /// "[Errno N] STRERROR: 'FILENAME'".
   OSError(int err, const std::string& strerror, const std::string& filename);
   /// Python: OSError(message). what() is `message`; there is no errno (code() is 0, as
   /// Python's `exc.errno` is None) and strerror() is empty.

@@ -96,7 +96,7 @@ std::string items_repr(const Items& items) {
   return out.empty() ? out : out + "]";
 }
 
-/// "<Future pending>" etc. `name` (tasks only) is quoted after the state; `result` is the
+/// `<Future pending>` etc. `name` (tasks only) is quoted after the state; `result` is the
 /// printed result (used when finished without exception).
 std::string future_repr(const FutureBase& f, const std::string* name, const std::string& result);
 /// The queue's "maxsize=.. [_getters[n]] [_putters[n]] [tasks=n]" parts around `items`.
@@ -131,9 +131,9 @@ std::ostream& operator<<(std::ostream& os, const Task<T>& t) {
 }
 /// Prints Python's repr(task); the result is not known to AnyTask and shows as `...`.
 std::ostream& operator<<(std::ostream& os, const AnyTask& t);
-/// Prints Python's repr(handle): <Handle> or <Handle cancelled>.
+/// Prints Python's repr(handle): `<Handle>` or `<Handle cancelled>`.
 std::ostream& operator<<(std::ostream& os, const Handle& h);
-/// Prints Python's repr(timer_handle): <TimerHandle when=...> (cancelled after the name).
+/// Prints Python's repr(timer_handle): `<TimerHandle when=...>` (cancelled after the name).
 std::ostream& operator<<(std::ostream& os, const TimerHandle& h);
 
 /// Prints the primitive's repr().
@@ -147,17 +147,17 @@ std::ostream& operator<<(std::ostream& os, const Semaphore& x);
 /// Prints the primitive's repr().
 std::ostream& operator<<(std::ostream& os, const Barrier& x);
 
-/// Prints Python's str(queue): <Queue maxsize=0 _queue=[1, 2] tasks=2>.
+/// Prints Python's str(queue): `<Queue maxsize=0 _queue=[1, 2] tasks=2>`.
 template <class T>
 std::ostream& operator<<(std::ostream& os, const Queue<T>& q) {
   return os << detail::queue_str("Queue", q, detail::items_repr(q.storage_items()));
 }
-/// Prints Python's str(queue): <LifoQueue maxsize=0 _queue=[1, 2]> (items in push order).
+/// Prints Python's str(queue): `<LifoQueue maxsize=0 _queue=[1, 2]>` (push order).
 template <class T>
 std::ostream& operator<<(std::ostream& os, const LifoQueue<T>& q) {
   return os << detail::queue_str("LifoQueue", q, detail::items_repr(q.storage_items()));
 }
-/// Prints Python's str(queue): <PriorityQueue maxsize=0 _queue=[...]> (the heap's order).
+/// Prints Python's str(queue): `<PriorityQueue maxsize=0 _queue=[...]>` (heap order).
 template <class T, class C>
 std::ostream& operator<<(std::ostream& os, const PriorityQueue<T, C>& q) {
   return os << detail::queue_str("PriorityQueue", q, detail::items_repr(q.storage_items()));
