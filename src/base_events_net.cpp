@@ -100,15 +100,39 @@ Coro<std::vector<AddrInfo>> ensure_resolved(std::string host, std::string port, 
   co_return co_await getaddrinfo(std::move(host), std::move(port), family, type, proto, flags);
 }
 
-std::exception_ptr bind_error(const std::system_error& e, const SockAddr& addr) {
-  return make_os_error(e.code().value(),
-                       "error while attempting to bind on address " + addr.to_string());
+/// "<what> <addr>: <strerror in lower case>" with the errno (Python's create_server text for a
+/// failed bind).
+std::exception_ptr address_error(const std::system_error& e, const char* what,
+                                 const SockAddr& addr) {
+  std::string reason = std::generic_category().message(e.code().value());
+  for (char& c : reason) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return make_os_error(e.code().value(), what + addr.to_string() + ": " + reason);
 }
 
-/// Socket creation failed for a listening address (Python has no message: it skips it).
+/// Python: OSError(err.errno, 'error while attempting to bind on address %r: %s' %
+/// (sa, err.strerror.lower())).
+std::exception_ptr bind_error(const std::system_error& e, const SockAddr& addr) {
+  return address_error(e, "error while attempting to bind on address ", addr);
+}
+
+/// Socket creation failed for a listening address (Python has no message: it skips it); the
+/// text follows bind_error()'s.
 std::exception_ptr create_socket_error(const std::system_error& e, const SockAddr& addr) {
-  return make_os_error(e.code().value(),
-                       "error while attempting to create a socket for address " + addr.to_string());
+  return address_error(e, "error while attempting to create a socket for address ", addr);
+}
+
+/// Python's f"{family=}" value: the AddressFamily enum's repr.
+std::string family_repr(int family) {
+  switch (family) {
+    case AF_INET:
+      return "<AddressFamily.AF_INET: " + std::to_string(AF_INET) + ">";
+    case AF_INET6:
+      return "<AddressFamily.AF_INET6: " + std::to_string(AF_INET6) + ">";
+    case AF_UNIX:
+      return "<AddressFamily.AF_UNIX: " + std::to_string(AF_UNIX) + ">";
+    default:
+      return std::to_string(family);
+  }
 }
 
 /// Errors that say the process or system is out of something, not that the address family
@@ -141,8 +165,8 @@ Coro<Socket> connect_sock(const AddrInfo& info,
       }
       if (!bound) {
         if (last) std::rethrow_exception(last);
-        throw OSError(EINVAL, "no matching local address with family=" +
-                                  std::to_string(info.family) + " found");
+        throw OSError(std::string("no matching local address with family=") +
+                      family_repr(info.family) + " found");
       }
     }
     co_await sock_connect(sock.fd(), info.addr);
@@ -163,19 +187,13 @@ namespace {
   bool same = std::all_of(exceptions.begin(), exceptions.end(),
                           [&](const std::exception_ptr& e) { return describe(e) == model; });
   if (same) std::rethrow_exception(exceptions.front());
+  // Python: OSError('Multiple exceptions: {}'.format(', '.join(str(exc) for exc in ...))).
   std::string msg = "Multiple exceptions: ";
-  int code = EIO;
   for (std::size_t i = 0; i < exceptions.size(); ++i) {
     if (i) msg += ", ";
     msg += describe(exceptions[i]);
-    try {
-      std::rethrow_exception(exceptions[i]);
-    } catch (const std::system_error& e) {
-      if (i == 0) code = e.code().value();
-    } catch (...) {
-    }
   }
-  throw OSError(code, msg);
+  throw OSError(msg);
 }
 
 /// Python: _create_connection_transport.
@@ -231,13 +249,13 @@ Coro<ConnectionPair> create_connection(ProtocolFactory factory, std::string host
       default_server_hostname(opts.tls.ssl, opts.tls.server_hostname, host);
   std::vector<AddrInfo> infos = co_await ensure_resolved(host, std::to_string(port), opts.family,
                                                          SOCK_STREAM, opts.proto, opts.flags);
-  if (infos.empty()) throw OSError(EINVAL, "getaddrinfo() returned empty list");
+  if (infos.empty()) throw OSError(std::string("getaddrinfo() returned empty list"));
   std::optional<std::vector<AddrInfo>> local_infos;
   if (opts.local_addr) {
     local_infos =
         co_await ensure_resolved(opts.local_addr->first, std::to_string(opts.local_addr->second),
                                  opts.family, SOCK_STREAM, opts.proto, opts.flags);
-    if (local_infos->empty()) throw OSError(EINVAL, "getaddrinfo() returned empty list");
+    if (local_infos->empty()) throw OSError(std::string("getaddrinfo() returned empty list"));
   }
   std::vector<std::exception_ptr> exceptions;
   Socket sock;
@@ -484,7 +502,7 @@ create_datagram_endpoint(DatagramProtocolFactory factory, OwnedDatagramOptions o
       if (!a) continue;
       std::vector<AddrInfo> infos = co_await ensure_resolved(
           a->first, std::to_string(a->second), opts.family, SOCK_DGRAM, opts.proto, opts.flags);
-      if (infos.empty()) throw OSError(EINVAL, "getaddrinfo() returned empty list");
+      if (infos.empty()) throw OSError(std::string("getaddrinfo() returned empty list"));
       for (const auto& info : infos) {
         auto it = std::find_if(pairs.begin(), pairs.end(), [&](const Pair& p) {
           return p.family == info.family && p.proto == info.protocol;

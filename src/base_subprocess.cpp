@@ -64,11 +64,11 @@ class UnixSubprocessTransport final : public SubprocessTransport,
   }
 
   void send_signal(int sig) override {
-    if (proc_gone_) throw ProcessLookupError(ESRCH, "process " + std::to_string(pid_) + " is gone");
+    if (proc_gone_) throw ProcessLookupError(std::string());  // Python: ProcessLookupError()
     // Once reaped, the pid may belong to another process: never signal it (Python's
     // Popen.send_signal does nothing once the return code is known).
     if (returncode_ || !watch_.watching()) return;
-    if (::kill(pid_, sig) != 0 && errno != ESRCH) throw_os_error(errno, "kill");
+    if (::kill(pid_, sig) != 0 && errno != ESRCH) throw_os_error(errno);
   }
 
   void close() override {

@@ -19,7 +19,8 @@ namespace {
 /// An asyncio::OSError (a std::system_error) of the most specific type, as Python's selectors
 /// raise OSError: e.g. add_reader() of a closed fd is OSError(EBADF).
 [[noreturn]] void throw_errno(const std::string& what) {
-  throw_os_error(errno, what);
+  (void)what;
+  throw_os_error(errno);
 }
 
 class EpollReactor final : public Reactor {

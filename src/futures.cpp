@@ -54,7 +54,7 @@ std::exception_ptr FutureBase::exception() {
 void FutureBase::check_result() {
   switch (status_) {
     case FutureStatus::Pending:
-      throw InvalidStateError("Result is not ready.");
+      throw InvalidStateError("Result is not set.");
     case FutureStatus::Cancelled:
       throw make_cancelled_error();
     case FutureStatus::Finished:
@@ -65,14 +65,15 @@ void FutureBase::check_result() {
 }
 
 namespace {
-[[noreturn]] void throw_already_done(const FutureBase& f, const char* op) {
-  throw InvalidStateError(std::string(op) + ": " + f.describe_self() + " is already " +
-                          (f.cancelled() ? "cancelled" : "finished"));
+// CPython 3.12's text for set_result()/set_exception() on a done (or cancelled) future; the
+// C Future says only this, whatever the state.
+[[noreturn]] void throw_already_done() {
+  throw InvalidStateError("invalid state");
 }
 }  // namespace
 
 void FutureBase::set_exception(std::exception_ptr e) {
-  if (done()) throw_already_done(*this, "set_exception()");
+  if (done()) throw_already_done();
   if (!e) throw ValueError("set_exception() needs an exception, got a null exception_ptr");
   exception_ = std::move(e);
   status_ = FutureStatus::Finished;
@@ -81,7 +82,7 @@ void FutureBase::set_exception(std::exception_ptr e) {
 }
 
 void FutureBase::mark_finished() {
-  if (done()) throw_already_done(*this, "set_result()");
+  if (done()) throw_already_done();
   status_ = FutureStatus::Finished;
   schedule_callbacks();
 }

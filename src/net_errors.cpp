@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "asyncio/repr.hpp"
+
 namespace asyncio {
 namespace {
 
@@ -57,26 +59,89 @@ IncompleteReadError::IncompleteReadError(std::string partial, std::optional<std:
       partial_(std::move(partial)),
       expected_(expected) {}
 
-std::exception_ptr make_os_error(int err, const std::string& what) {
+struct OSError::Text {
+  std::string what;
+  std::string strerror;
+  std::string filename;
+  bool message_only = false;
+};
+
+namespace {
+std::string errno_text(int err, const std::string& strerror) {
+  return "[Errno " + std::to_string(err) + "] " + strerror;
+}
+}  // namespace
+
+OSError::OSError(int err, const std::string& strerror)
+    : std::system_error(err, std::generic_category()),
+      text_(std::make_shared<const Text>(Text{errno_text(err, strerror), strerror, {}})) {}
+
+OSError::OSError(int err, const std::string& strerror, const std::string& filename)
+    : std::system_error(err, std::generic_category()),
+      text_(std::make_shared<const Text>(
+          Text{errno_text(err, strerror) + ": " + repr(filename), strerror, filename})) {}
+
+OSError::OSError(const std::string& message)
+    : std::system_error(std::error_code()),
+      text_(std::make_shared<const Text>(Text{message, {}, {}, true})) {}
+
+OSError::OSError(std::error_code ec, const std::string& strerror, const std::string& what)
+    : std::system_error(ec), text_(std::make_shared<const Text>(Text{what, strerror, {}})) {}
+
+const char* OSError::what() const noexcept {
+  return text_->what.c_str();
+}
+const std::string& OSError::strerror() const noexcept {
+  return text_->strerror;
+}
+const std::string& OSError::filename() const noexcept {
+  return text_->filename;
+}
+bool OSError::message_only() const noexcept {
+  return text_->message_only;
+}
+
+gaierror::gaierror(int eai_code)
+    : OSError(std::error_code(eai_code, netdb_category()), ::gai_strerror(eai_code),
+              errno_text(eai_code, ::gai_strerror(eai_code))) {}
+
+namespace {
+template <class... A>
+std::exception_ptr os_error_for(int err, const A&... args) {
   switch (err) {
     case EPIPE:
     case ESHUTDOWN:
-      return std::make_exception_ptr(BrokenPipeError(err, what));
+      return std::make_exception_ptr(BrokenPipeError(err, args...));
     case ECONNABORTED:
-      return std::make_exception_ptr(ConnectionAbortedError(err, what));
+      return std::make_exception_ptr(ConnectionAbortedError(err, args...));
     case ECONNREFUSED:
-      return std::make_exception_ptr(ConnectionRefusedError(err, what));
+      return std::make_exception_ptr(ConnectionRefusedError(err, args...));
     case ECONNRESET:
-      return std::make_exception_ptr(ConnectionResetError(err, what));
+      return std::make_exception_ptr(ConnectionResetError(err, args...));
     case ENOENT:
-      return std::make_exception_ptr(FileNotFoundError(err, what));
+      return std::make_exception_ptr(FileNotFoundError(err, args...));
     default:
-      return std::make_exception_ptr(OSError(err, what));
+      return std::make_exception_ptr(OSError(err, args...));
   }
 }
+}  // namespace
 
-void throw_os_error(int err, const std::string& what) {
-  std::rethrow_exception(make_os_error(err, what));
+std::exception_ptr make_os_error(int err) {
+  return os_error_for(err, std::generic_category().message(err));
+}
+std::exception_ptr make_os_error(int err, const std::string& strerror) {
+  return os_error_for(err, strerror);
+}
+std::exception_ptr make_os_error(int err, const std::string& strerror,
+                                 const std::string& filename) {
+  return os_error_for(err, strerror, filename);
+}
+
+void throw_os_error(int err) {
+  std::rethrow_exception(make_os_error(err));
+}
+void throw_os_error(int err, const std::string& strerror) {
+  std::rethrow_exception(make_os_error(err, strerror));
 }
 
 }  // namespace asyncio

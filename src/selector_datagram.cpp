@@ -105,7 +105,7 @@ void DatagramSocketTransport::read_ready() noexcept {
   if (n < 0) {
     if (would_block(errno)) return;
     try {
-      protocol_->error_received(make_os_error(errno, "recvfrom"));
+      protocol_->error_received(make_os_error(errno));
     } catch (...) {
       fatal_error(std::current_exception(), "Fatal error: protocol.error_received() call failed.");
     }
@@ -142,7 +142,7 @@ void DatagramSocketTransport::sendto(std::span<const std::byte> data, const Sock
     if (!would_block(errno)) {
       int err = errno;
       try {
-        protocol_->error_received(make_os_error(err, "sendto"));
+        protocol_->error_received(make_os_error(err));
       } catch (...) {
         fatal_error(std::current_exception(),
                     "Fatal error: protocol.error_received() call failed.");
@@ -171,7 +171,7 @@ void DatagramSocketTransport::write_ready() noexcept {
     if (n < 0) {
       int err = errno;
       try {
-        protocol_->error_received(make_os_error(err, "sendto"));
+        protocol_->error_received(make_os_error(err));
       } catch (...) {
         fatal_error(std::current_exception(),
                     "Fatal error: protocol.error_received() call failed.");

@@ -127,7 +127,7 @@ SocketTransport::SocketTransport(EventLoop& loop, Socket sock, std::shared_ptr<P
       server_(std::move(server)),
       peername_(std::move(peername)) {
   set_protocol(std::move(protocol));
-  if (server_) server_->attach();
+  if (server_) server_->attach(this);
   // Python's _set_nodelay: small writes go out at once (fails harmlessly on Unix sockets).
   int one = 1;
   ::setsockopt(sock_.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -145,7 +145,7 @@ SocketTransport::~SocketTransport() {
     }
     sock_.close();
   }
-  if (server_) server_->detach();
+  if (server_) server_->detach(this);
 }
 
 void SocketTransport::start(Future<void> waiter) {
@@ -244,8 +244,7 @@ void SocketTransport::read_ready() noexcept {
   ssize_t n = ::recv(sock_.fd(), buf.data(), buf.size(), 0);
   if (n < 0) {
     if (would_block(errno)) return;
-    fatal_error(make_os_error(errno, "Fatal read error on socket transport"),
-                "Fatal read error on socket transport");
+    fatal_error(make_os_error(errno), "Fatal read error on socket transport");
     return;
   }
   if (n == 0) {
@@ -271,8 +270,7 @@ void SocketTransport::read_ready_buffered() noexcept {
   ssize_t n = ::recv(sock_.fd(), buf.data(), buf.size(), 0);
   if (n < 0) {
     if (would_block(errno)) return;
-    fatal_error(make_os_error(errno, "Fatal read error on socket transport"),
-                "Fatal read error on socket transport");
+    fatal_error(make_os_error(errno), "Fatal read error on socket transport");
     return;
   }
   if (n == 0) {
@@ -319,8 +317,7 @@ void SocketTransport::write(std::span<const std::byte> data) {
     ssize_t n = ::send(sock_.fd(), data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (!would_block(errno)) {
-        fatal_error(make_os_error(errno, "Fatal write error on socket transport"),
-                    "Fatal write error on socket transport");
+        fatal_error(make_os_error(errno), "Fatal write error on socket transport");
         return;
       }
       n = 0;
@@ -361,8 +358,7 @@ void SocketTransport::writelines(std::span<const std::span<const std::byte>> chu
     ssize_t n = ::sendmsg(sock_.fd(), &msg, MSG_NOSIGNAL);
     if (n < 0) {
       if (!would_block(errno)) {
-        fatal_error(make_os_error(errno, "Fatal write error on socket transport"),
-                    "Fatal write error on socket transport");
+        fatal_error(make_os_error(errno), "Fatal write error on socket transport");
         return;
       }
       n = 0;
@@ -390,7 +386,7 @@ void SocketTransport::write_ready() noexcept {
     int err = errno;
     buffer_.clear();
     update_interest();
-    std::exception_ptr exc = make_os_error(err, "Fatal write error on socket transport");
+    std::exception_ptr exc = make_os_error(err);
     if (empty_waiter_ && !empty_waiter_->done()) empty_waiter_->set_exception(exc);
     fatal_error(exc, "Fatal write error on socket transport");
     return;
@@ -416,8 +412,7 @@ void SocketTransport::write_ready() noexcept {
 void SocketTransport::write_eof() {
   if (closing_ || eof_) return;
   eof_ = true;
-  if (buffer_.empty() && ::shutdown(sock_.fd(), SHUT_WR) != 0)
-    throw_os_error(errno, "shutdown(SHUT_WR)");
+  if (buffer_.empty() && ::shutdown(sock_.fd(), SHUT_WR) != 0) throw_os_error(errno);
 }
 
 void SocketTransport::pause_reading() {
@@ -537,7 +532,7 @@ void SocketTransport::call_connection_lost(std::exception_ptr exc, bool from_io)
   protocol_.reset();
   buffered_ = nullptr;
   retired_.clear();
-  if (auto server = std::move(server_)) server->detach();
+  if (auto server = std::move(server_)) server->detach(this);
   unlink();
   std::shared_ptr<SocketTransport> keep = std::move(self_);
   if (from_io && keep && !loop_->is_closed()) {
@@ -603,7 +598,7 @@ void SocketTransport::on_loop_close() noexcept {
   buffered_ = nullptr;
   retired_.clear();
   proto.reset();
-  if (auto server = std::move(server_)) server->detach();
+  if (auto server = std::move(server_)) server->detach(this);
 }
 
 }  // namespace detail

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "asyncio/detail/loop_access.hpp"
@@ -250,8 +251,12 @@ class ServerImpl final : public LoopCloseHook, public std::enable_shared_from_th
   std::vector<TransportSocket> sockets() const;
   void start_serving();
   void close();
-  void attach() noexcept { ++active_count_; }
-  void detach() noexcept;
+  /// A connection of this server starts (Python: Server._attach(transport)).
+  void attach(SocketTransport* transport);
+  /// A connection of this server is gone (Python: Server._detach(transport)).
+  void detach(SocketTransport* transport) noexcept;
+  /// Closes / aborts every connection (Python 3.13: close_clients() / abort_clients()).
+  void close_clients(bool abort);
   Coro<void> serve_forever();
   Coro<void> wait_closed();
 
@@ -270,6 +275,8 @@ class ServerImpl final : public LoopCloseHook, public std::enable_shared_from_th
   std::optional<Duration> ssl_handshake_timeout_;
   std::optional<Duration> ssl_shutdown_timeout_;
   std::size_t active_count_ = 0;
+  // The live connections (Python 3.13: Server._clients); each removes itself in detach().
+  std::unordered_set<SocketTransport*> clients_;
   std::optional<std::vector<Future<void>>> waiters_{std::in_place};
   Future<void> serving_forever_fut_;
   std::shared_ptr<ServerImpl> self_;  // while serving: the loop keeps the server alive

@@ -125,7 +125,7 @@ class SockSendfile final : public detail::SockOp {
       // Python normalises a connection closed mid-way to ConnectionError.
       return std::make_exception_ptr(ConnectionError(ENOTCONN, "socket is not connected"));
     }
-    return make_os_error(err_, "os.sendfile call failed");
+    return make_os_error(err_);
   }
 
   int file_;
@@ -168,7 +168,7 @@ Coro<std::size_t> read_block(int file, std::shared_ptr<std::vector<std::byte>> b
     return got < 0 ? -errno : got;
   });
   ssize_t r = co_await std::move(reading);
-  if (r < 0) throw_os_error(static_cast<int>(-r), "read()");
+  if (r < 0) throw_os_error(static_cast<int>(-r));
   co_return static_cast<std::size_t>(r);
 }
 
@@ -176,7 +176,7 @@ Coro<std::size_t> read_block(int file, std::shared_ptr<std::vector<std::byte>> b
 Coro<std::size_t> sock_sendfile_fallback(int sock, int file, std::int64_t offset,
                                          std::optional<std::int64_t> count) {
   if (offset != 0 && ::lseek(file, static_cast<off_t>(offset), SEEK_SET) < 0) {
-    throw_os_error(errno, "lseek()");
+    throw_os_error(errno);
   }
   std::size_t blocksize =
       count ? std::min<std::size_t>(static_cast<std::size_t>(*count), kSockFallbackBlock)
@@ -295,7 +295,7 @@ Coro<std::size_t> sendfile_fallback(std::shared_ptr<Transport> transport, int fi
                                     std::int64_t offset, std::optional<std::int64_t> count) {
   EventLoop& loop = get_running_loop();
   if (offset != 0 && ::lseek(file, static_cast<off_t>(offset), SEEK_SET) < 0) {
-    throw_os_error(errno, "lseek()");
+    throw_os_error(errno);
   }
   std::size_t blocksize =
       count && *count > 0

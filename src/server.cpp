@@ -57,7 +57,7 @@ void Acceptor::on_io(bool readable, bool /*writable*/) noexcept {
         // listening socket that stays readable (Python: ACCEPT_RETRY_DELAY).
         EventLoop& loop = *keep_server->loop_;
         loop.call_exception_handler(
-            {"socket.accept() out of system resource", make_os_error(err, "accept"), {}});
+            {"socket.accept() out of system resource", make_os_error(err), {}});
         stop();
         try {
           std::weak_ptr<ServerImpl> weak_server = keep_server;
@@ -77,8 +77,7 @@ void Acceptor::on_io(bool readable, bool /*writable*/) noexcept {
         }
         return;
       }
-      keep_server->loop_->call_exception_handler(
-          {"Exception in accept()", make_os_error(err, "accept"), {}});
+      keep_server->loop_->call_exception_handler({"Exception in accept()", make_os_error(err), {}});
       return;
     }
     addr.set_size(len);
@@ -146,7 +145,31 @@ void ServerImpl::close() {
   }
 }
 
-void ServerImpl::detach() noexcept {
+void ServerImpl::attach(SocketTransport* transport) {
+  clients_.insert(transport);
+  ++active_count_;
+}
+
+void ServerImpl::close_clients(bool abort) {
+  // Python iterates over a copy: closing one connection may end others (or itself) at once.
+  std::vector<std::shared_ptr<BaseTransport>> live;
+  live.reserve(clients_.size());
+  for (SocketTransport* t : clients_) {
+    if (auto p = t->weak_from_this().lock()) live.push_back(std::move(p));
+  }
+  for (auto& t : live) {
+    auto* transport = static_cast<SocketTransport*>(t.get());
+    if (!clients_.contains(transport)) continue;
+    if (abort) {
+      transport->abort();
+    } else {
+      transport->close();
+    }
+  }
+}
+
+void ServerImpl::detach(SocketTransport* transport) noexcept {
+  clients_.erase(transport);
   if (active_count_ > 0) --active_count_;
   if (active_count_ == 0 && closed_) {
     try {
@@ -260,6 +283,12 @@ Coro<void> Server::serve_forever() {
 }
 Coro<void> Server::wait_closed() {
   return impl_->wait_closed();
+}
+void Server::close_clients() {
+  if (impl_) impl_->close_clients(false);
+}
+void Server::abort_clients() {
+  if (impl_) impl_->close_clients(true);
 }
 
 Coro<void> Server::aexit(std::exception_ptr) {

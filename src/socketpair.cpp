@@ -13,7 +13,7 @@ namespace asyncio {
 std::pair<Socket, Socket> socketpair(int family, int type, int proto) {
   int fds[2];
   if (::socketpair(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto, fds) != 0) {
-    throw_os_error(errno, "socketpair()");
+    throw_os_error(errno);
   }
   return {Socket(fds[0]), Socket(fds[1])};
 }

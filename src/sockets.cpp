@@ -75,7 +75,7 @@ SockAddr SockAddr::unix_path(std::string_view path) {
   }
   // A file name needs its terminator inside sun_path; an abstract name may fill it (CPython).
   if (path.size() > sizeof un.sun_path - (abstract ? 0 : 1)) {
-    throw OSError(ENAMETOOLONG, "AF_UNIX path too long");
+    throw OSError(std::string("AF_UNIX path too long"));  // Python: no errno
   }
   std::memcpy(un.sun_path, path.data(), path.size());
   // Abstract names (leading NUL) have no terminator: the length counts exactly the name.
@@ -153,7 +153,7 @@ bool operator==(const SockAddr& a, const SockAddr& b) noexcept {
 
 Socket Socket::create(int family, int type, int protocol) {
   int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
-  if (fd < 0) throw_os_error(errno, "socket()");
+  if (fd < 0) throw_os_error(errno);
   return Socket(fd);
 }
 
@@ -162,12 +162,11 @@ void Socket::close() noexcept {
 }
 
 void Socket::bind(const SockAddr& addr) const {
-  if (::bind(fd_, addr.data(), addr.size()) != 0)
-    throw_os_error(errno, "bind(" + addr.to_string() + ")");
+  if (::bind(fd_, addr.data(), addr.size()) != 0) throw_os_error(errno);
 }
 
 void Socket::listen(int backlog) const {
-  if (::listen(fd_, backlog) != 0) throw_os_error(errno, "listen()");
+  if (::listen(fd_, backlog) != 0) throw_os_error(errno);
 }
 
 void Socket::setsockopt(int level, int option, int value) const {
@@ -179,13 +178,13 @@ int Socket::getsockopt(int level, int option) const {
 
 void Socket::setblocking(bool blocking) const {
   int flags = ::fcntl(fd_, F_GETFL);
-  if (flags < 0) throw_os_error(errno, "fcntl()");
+  if (flags < 0) throw_os_error(errno);
   flags = blocking ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
-  if (::fcntl(fd_, F_SETFL, flags) < 0) throw_os_error(errno, "fcntl()");
+  if (::fcntl(fd_, F_SETFL, flags) < 0) throw_os_error(errno);
 }
 
 void Socket::shutdown(int how) const {
-  if (::shutdown(fd_, how) != 0) throw_os_error(errno, "shutdown()");
+  if (::shutdown(fd_, how) != 0) throw_os_error(errno);
 }
 
 SockAddr Socket::getsockname() const {
@@ -211,7 +210,7 @@ int TransportSocket::type() const {
 SockAddr TransportSocket::getsockname() const {
   SockAddr a;
   socklen_t len = SockAddr::capacity();
-  if (::getsockname(fd_, a.data(), &len) != 0) throw_os_error(errno, "getsockname()");
+  if (::getsockname(fd_, a.data(), &len) != 0) throw_os_error(errno);
   a.set_size(len);
   return a;
 }
@@ -219,7 +218,7 @@ SockAddr TransportSocket::getsockname() const {
 SockAddr TransportSocket::getpeername() const {
   SockAddr a;
   socklen_t len = SockAddr::capacity();
-  if (::getpeername(fd_, a.data(), &len) != 0) throw_os_error(errno, "getpeername()");
+  if (::getpeername(fd_, a.data(), &len) != 0) throw_os_error(errno);
   a.set_size(len);
   return a;
 }
@@ -227,24 +226,17 @@ SockAddr TransportSocket::getpeername() const {
 int TransportSocket::getsockopt(int level, int option) const {
   int value = 0;
   socklen_t len = sizeof value;
-  if (::getsockopt(fd_, level, option, &value, &len) != 0) throw_os_error(errno, "getsockopt()");
+  if (::getsockopt(fd_, level, option, &value, &len) != 0) throw_os_error(errno);
   return value;
 }
 
 void TransportSocket::setsockopt(int level, int option, int value) const {
-  if (::setsockopt(fd_, level, option, &value, sizeof value) != 0)
-    throw_os_error(errno, "setsockopt()");
+  if (::setsockopt(fd_, level, option, &value, sizeof value) != 0) throw_os_error(errno);
 }
 
 // ---- Name resolution -------------------------------------------------------------------------
 
 namespace detail {
-
-namespace {
-std::string quote(const std::string& s) {
-  return s.empty() ? std::string("None") : "'" + s + "'";
-}
-}  // namespace
 
 std::vector<AddrInfo> getaddrinfo_blocking(const std::string& host, const std::string& port,
                                            int family, int type, int protocol, int flags) {
@@ -259,9 +251,8 @@ std::vector<AddrInfo> getaddrinfo_blocking(const std::string& host, const std::s
   int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(),
                          port.empty() ? nullptr : port.c_str(), &hints, &res);
   if (rc != 0) {
-    std::string what = "getaddrinfo(" + quote(host) + ", " + quote(port) + ")";
-    if (rc == EAI_SYSTEM) throw_os_error(errno, what);
-    throw gaierror(rc, what);
+    if (rc == EAI_SYSTEM) throw_os_error(errno);
+    throw gaierror(rc);
   }
   std::vector<AddrInfo> out;
   for (addrinfo* p = res; p != nullptr; p = p->ai_next) {
@@ -335,9 +326,8 @@ std::pair<std::string, std::string> getnameinfo_blocking(SockAddr addr, int flag
   char serv[NI_MAXSERV] = {};
   int rc = ::getnameinfo(addr.data(), addr.size(), host, sizeof host, serv, sizeof serv, flags);
   if (rc != 0) {
-    std::string what = "getnameinfo(" + addr.to_string() + ")";
-    if (rc == EAI_SYSTEM) throw_os_error(errno, what);
-    throw gaierror(rc, what);
+    if (rc == EAI_SYSTEM) throw_os_error(errno);
+    throw gaierror(rc);
   }
   return {host, serv};
 }
@@ -479,7 +469,7 @@ void SockOp::check_resume() {
 }
 
 std::exception_ptr SockOp::make_error() const {
-  return make_os_error(err_, writes_ ? "socket send failed" : "socket receive failed");
+  return make_os_error(err_);
 }
 
 // ---- The operations ----------------------------------------------------------------------------
@@ -611,7 +601,7 @@ Coro<void> sock_connect(int fd, std::string host, std::uint16_t port) {
   } else {
     infos = co_await getaddrinfo(host, service, family, type);
   }
-  if (infos.empty()) throw OSError(EINVAL, "getaddrinfo() returned empty list");
+  if (infos.empty()) throw OSError(std::string("getaddrinfo() returned empty list"));
   co_await sock_connect(fd, infos.front().addr);
 }
 

@@ -191,7 +191,7 @@ class SSLProtocol final : public BufferedProtocol,
       switch (state_) {
         case SslState::DO_HANDSHAKE:
           on_handshake_complete(std::make_exception_ptr(ConnectionResetError(
-              ECONNRESET, "the peer closed the connection during the TLS handshake")));
+              std::string("the peer closed the connection during the TLS handshake"))));
           break;
         case SslState::WRAPPED:
           set_state(SslState::FLUSHING);
@@ -365,8 +365,7 @@ class SSLProtocol final : public BufferedProtocol,
     std::snprintf(msg, sizeof msg,
                   "SSL handshake is taking longer than %g seconds: aborting the connection",
                   handshake_timeout_);
-    fatal_error(std::make_exception_ptr(ConnectionAbortedError(ECONNABORTED, msg)),
-                "SSL handshake timeout");
+    fatal_error(std::make_exception_ptr(ConnectionAbortedError(msg)), "SSL handshake timeout");
   }
 
   void do_handshake() {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "asyncio/async_generator.hpp"  // StopAsyncIteration
 #include "asyncio/detail/task_base.hpp"
@@ -250,7 +251,10 @@ Coro<std::string> stream_read(std::shared_ptr<StreamReaderImpl> r, std::ptrdiff_
   co_return data;
 }
 
-Coro<std::string> stream_readexactly(std::shared_ptr<StreamReaderImpl> r, std::size_t n) {
+Coro<std::string> stream_readexactly(std::shared_ptr<StreamReaderImpl> r, std::ptrdiff_t size) {
+  // Python checks the size before the stream's exception.
+  if (size < 0) throw ValueError("readexactly size can not be less than zero");
+  const auto n = static_cast<std::size_t>(size);
   if (r->exception_) std::rethrow_exception(r->exception_);
   if (n == 0) co_return std::string();
   while (r->size() < n) {
@@ -294,6 +298,52 @@ Coro<std::string> stream_readuntil(std::shared_ptr<StreamReaderImpl> r, std::str
     limit_overrun(*r, "Separator is found, but chunk is longer than limit", isep, sep, line);
   }
   std::string chunk = r->take(isep + seplen);
+  r->maybe_resume_transport();
+  co_return chunk;
+}
+
+/// readuntil() with several separators (Python 3.13: readuntil(tuple)). CPython 3.13's
+/// algorithm: the separators are sorted by length, and the match that ENDS first wins (the
+/// shortest chunk that has any separator as its suffix; on a tie the shortest separator, as
+/// the sort is stable and only a strictly earlier end replaces a match). `offset` advances
+/// by the longest separator, as CPython's.
+Coro<std::string> stream_readuntil_any(std::shared_ptr<StreamReaderImpl> r,
+                                       std::vector<std::string> seps) {
+  if (seps.empty()) throw ValueError("Separator should contain at least one element");
+  std::stable_sort(seps.begin(), seps.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+  if (seps.front().empty()) throw ValueError("Separator should be at least one-byte string");
+  if (r->exception_) std::rethrow_exception(r->exception_);
+  const std::size_t min_seplen = seps.front().size();
+  const std::size_t max_seplen = seps.back().size();
+  std::size_t offset = 0;
+  std::size_t match_start = 0;
+  std::size_t match_end = 0;  // 0: no match yet (a match always ends after its first byte)
+  while (true) {
+    const std::size_t buflen = r->size();
+    if (buflen >= offset + min_seplen) {
+      const std::string_view buf = r->view();
+      for (const std::string& sep : seps) {
+        const std::size_t at = buf.find(sep, offset);
+        if (at == std::string_view::npos) continue;
+        if (match_end == 0 || at + sep.size() < match_end) {
+          match_start = at;
+          match_end = at + sep.size();
+        }
+      }
+      if (match_end != 0) break;
+      offset = buflen + 1 > max_seplen ? buflen + 1 - max_seplen : 0;
+      if (offset > r->limit_) {
+        throw LimitOverrunError("Separator is not found, and chunk exceed the limit", offset);
+      }
+    }
+    if (r->eof_) throw IncompleteReadError(r->take(r->size()), std::nullopt);
+    co_await StreamWaitAwaiter(*r, "readuntil");
+  }
+  if (match_start > r->limit_) {
+    throw LimitOverrunError("Separator is found, but chunk is longer than limit", match_start);
+  }
+  std::string chunk = r->take(match_end);
   r->maybe_resume_transport();
   co_return chunk;
 }
@@ -424,7 +474,7 @@ void StreamReaderProtocol::connection_made(Transport& transport) {
 bool DrainAwaiter::helper_ready() {
   StreamReaderProtocol& p = *writer_->protocol_;
   if (p.connection_lost_) {
-    error_ = std::make_exception_ptr(ConnectionResetError(ECONNRESET, "Connection lost"));
+    error_ = std::make_exception_ptr(ConnectionResetError(std::string("Connection lost")));
     return true;
   }
   return !p.paused_;
@@ -581,7 +631,11 @@ Coro<std::string> StreamReader::anext() {
 Coro<std::string> StreamReader::readuntil(std::string_view separator) {
   return detail::stream_readuntil(impl_, std::string(separator), false);
 }
-Coro<std::string> StreamReader::readexactly(std::size_t n) {
+Coro<std::string> StreamReader::readuntil(std::span<const std::string_view> separators) {
+  return detail::stream_readuntil_any(
+      impl_, std::vector<std::string>(separators.begin(), separators.end()));
+}
+Coro<std::string> StreamReader::readexactly(std::ptrdiff_t n) {
   return detail::stream_readexactly(impl_, n);
 }
 bool StreamReader::at_eof() const noexcept {

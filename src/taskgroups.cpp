@@ -40,6 +40,7 @@ void TaskGroup::enter() {
   parent_ = detail::LoopAccess::current_task(*loop_);
   if (!parent_) throw RuntimeError("TaskGroup cannot determine the parent task");
   entered_ = true;
+  if (cancel_on_enter_) cancel();  // Python 3.15: cancel() before entering
 }
 
 void TaskGroup::check_can_create() const {
@@ -108,13 +109,27 @@ void TaskGroup::on_task_done(detail::TaskBase& task) {
   }
 }
 
+void TaskGroup::cancel() {
+  // Python 3.15: TaskGroup.cancel().
+  if (!entered_) {
+    cancel_on_enter_ = true;
+    return;
+  }
+  if (exiting_ && pending_ == 0) return;  // finished: nothing to do (idempotent)
+  if (aborting_) return;
+  abort();
+  if (parent_ != nullptr && !parent_cancel_requested_) {
+    // Interrupt the body like a failing child does; exit() withdraws the request, so the
+    // scope ends without CancelledError.
+    parent_cancel_requested_ = true;
+    parent_->cancel({});
+  }
+}
+
 Coro<> TaskGroup::exit(std::exception_ptr body_exception) {
   exiting_ = true;
   const bool body_cancelled = detail::is_cancelled_error(body_exception);
   std::exception_ptr propagate_cancellation = body_cancelled ? body_exception : nullptr;
-  if (parent_cancel_requested_) {
-    if (parent_->uncancel() == 0) propagate_cancellation = nullptr;
-  }
   if (body_exception && !aborting_) abort();
 
   while (pending_ > 0) {
@@ -131,9 +146,21 @@ Coro<> TaskGroup::exit(std::exception_ptr body_exception) {
     on_completed_ = Future<void>();
   }
 
+  // Python 3.13 (gh-116720): our own cancel request is withdrawn only once the children are
+  // done (3.12 did it before waiting), so a cancellation arriving meanwhile is counted.
+  if (parent_cancel_requested_) {
+    if (parent_->uncancel_313() == 0) propagate_cancellation = nullptr;
+  }
   if (propagate_cancellation && errors_.empty()) std::rethrow_exception(propagate_cancellation);
   if (body_exception && !body_cancelled) errors_.push_back(body_exception);
   if (!errors_.empty()) {
+    // Python 3.13 (gh-116720): the ExceptionGroup replaces a CancelledError that came from
+    // outside (an enclosing group or a cancel()); re-cancel the parent so that request is
+    // still delivered at its next await, and keep cancelling() as it was.
+    if (parent_->cancelling() > 0) {
+      parent_->uncancel();
+      parent_->cancel({});
+    }
     std::vector<std::exception_ptr> errors;
     errors.swap(errors_);
     throw ExceptionGroup("unhandled errors in a TaskGroup", std::move(errors));

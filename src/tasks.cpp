@@ -127,7 +127,9 @@ namespace asyncio {
 
 AnyTask current_task() {
   EventLoop* loop = detail::running_loop;
-  detail::TaskBase* task = loop ? detail::LoopAccess::current_task(*loop) : nullptr;
+  // Python: current_task() calls get_running_loop(), which raises outside a loop.
+  if (loop == nullptr) throw RuntimeError("no running event loop");
+  detail::TaskBase* task = detail::LoopAccess::current_task(*loop);
   return task ? AnyTask(detail::Ref<detail::TaskBase>(task)) : AnyTask();
 }
 

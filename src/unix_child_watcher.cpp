@@ -93,7 +93,7 @@ void ChildWatch::start(EventLoop& loop, pid_t pid, ChildExitTarget* target) {
     if (errno != ENOSYS && errno != EPERM) {
       const int err = errno;
       loop_ = nullptr;
-      throw_os_error(err, "pidfd_open(" + std::to_string(pid) + ")");
+      throw_os_error(err);
     }
   }
   // Fallback: a thread per child, which waits without reaping and posts to the loop.

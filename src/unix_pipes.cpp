@@ -123,13 +123,13 @@ char* read_buffer() {
 
 void check_pipe_fd(int fd, bool write) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0) throw_os_error(errno, "fstat");
+  if (::fstat(fd, &st) != 0) throw_os_error(errno);
   if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !S_ISCHR(st.st_mode)) {
     throw ValueError(write ? "Pipe transport is only for pipes, sockets and character devices"
                            : "Pipe transport is for pipes/sockets only.");
   }
   const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw_os_error(errno, "fcntl");
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw_os_error(errno);
 }
 
 }  // namespace
@@ -152,7 +152,7 @@ void ReadPipeTransport::on_io(bool readable, bool) noexcept {
     const int err = errno;
     if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) return;
     // EIO (the other end of a pty went away) is an ordinary end, not worth a report.
-    std::exception_ptr exc = make_os_error(err, "Fatal read error on pipe transport");
+    std::exception_ptr exc = make_os_error(err);
     if (err != EIO && loop_ != nullptr) {
       loop_->call_exception_handler({"Fatal read error on pipe transport", exc, {}});
     }
@@ -244,7 +244,7 @@ void WritePipeTransport::on_io(bool readable, bool writable) noexcept {
     auto keep = shared_from_this();
     try {
       if (get_write_buffer_size() != 0) {
-        close_with(make_os_error(EPIPE, "pipe closed by peer"));
+        close_with(std::make_exception_ptr(BrokenPipeError(std::string("pipe closed by peer"))));
       } else {
         close_with(nullptr);
       }
@@ -315,7 +315,7 @@ void WritePipeTransport::fatal_error(int err, const char* message) noexcept {
   // Python: OSErrors are only logged in debug mode; the protocol learns from connection_lost.
   (void)message;
   try {
-    close_with(make_os_error(err, message));
+    close_with(make_os_error(err));
   } catch (...) {
   }
 }

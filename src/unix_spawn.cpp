@@ -60,21 +60,17 @@ class FdSet {
   std::vector<int> fds_;
 };
 
-std::string quoted(const std::string& s) {
-  return "'" + s + "'";
-}
-
 /// A close-on-exec duplicate of `fd` numbered 3 or more, so that the dup2() onto 0, 1 and 2
 /// in the child can never overwrite a source fd before it is used.
 int dup_above_stdio(int fd, FdSet& owned) {
   const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (copy < 0) throw_os_error(errno, "cannot duplicate fd " + std::to_string(fd));
+  if (copy < 0) throw_os_error(errno);
   return owned.add(copy);
 }
 
 void set_nonblocking(int fd) {
   const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw_os_error(errno, "fcntl");
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw_os_error(errno);
 }
 
 /// Python's os.get_exec_path(env) + the execve() loop of _posixsubprocess: the first
@@ -120,9 +116,10 @@ bool is_usable_dir(const std::string& dir) {
                                     const SpawnOptions& options) {
   if (options.cwd && (err == ENOENT || err == ENOTDIR || err == EACCES) &&
       !is_usable_dir(*options.cwd)) {
-    throw_os_error(err, "cannot run " + quoted(program) + " in directory " + quoted(*options.cwd));
+    // Python: the failed chdir() names the directory ("[Errno 2] ...: '/nonexistent'").
+    std::rethrow_exception(make_os_error(err, std::generic_category().message(err), *options.cwd));
   }
-  throw_os_error(err, "cannot run " + quoted(program));
+  std::rethrow_exception(make_os_error(err, std::generic_category().message(err), program));
 }
 
 /// Python's checks on every string that reaches execve/chdir, in its order: environment
@@ -165,7 +162,8 @@ struct SpawnAttr {
 };
 
 void check(int rc, const char* what) {
-  if (rc != 0) throw_os_error(rc, what);
+  (void)what;
+  if (rc != 0) throw_os_error(rc);
 }
 
 }  // namespace
@@ -195,7 +193,7 @@ SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOption
   }
   for (const Stdio& s : stdio) {
     if (s.kind() == Stdio::Kind::Fd && (s.fd() < 0 || ::fcntl(s.fd(), F_GETFD) < 0)) {
-      throw_os_error(EBADF, "invalid file descriptor " + std::to_string(s.fd()) + " for the child");
+      throw_os_error(EBADF);
     }
   }
   std::vector<int> pass_fds;
@@ -204,8 +202,7 @@ SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOption
     throw ValueError("bad value(s) in fds_to_keep");
   for (int fd : options.pass_fds) {
     if (fd < 3) continue;  // 0, 1 and 2 are the child's stdio anyway
-    if (::fcntl(fd, F_GETFD) < 0)
-      throw_os_error(EBADF, "pass_fds: bad file descriptor " + std::to_string(fd));
+    if (::fcntl(fd, F_GETFD) < 0) throw_os_error(EBADF);
     pass_fds.push_back(fd);
   }
   std::sort(pass_fds.begin(), pass_fds.end());
@@ -223,7 +220,7 @@ SpawnedChild spawn_child(const std::vector<std::string>& argv, const SpawnOption
   for (int i = 0; i < 3; ++i) {
     if (stdio[i].kind() == Stdio::Kind::Pipe) {
       int p[2];
-      if (::pipe2(p, O_CLOEXEC) != 0) throw_os_error(errno, "cannot create a pipe");
+      if (::pipe2(p, O_CLOEXEC) != 0) throw_os_error(errno);
       const int child_end = i == 0 ? p[0] : p[1];
       const int parent_end = i == 0 ? p[1] : p[0];
       temporaries.add(child_end);

@@ -66,7 +66,7 @@ TEST(FutureTest, ResultWhilePendingRaisesInvalidState) {
     f.result();
     ADD_FAILURE() << "no exception";
   } catch (const asyncio::InvalidStateError& e) {
-    EXPECT_STREQ(e.what(), "Result is not ready.");
+    EXPECT_STREQ(e.what(), "Result is not set.");  // CPython 3.12
   }
   try {
     f.exception();

@@ -162,8 +162,9 @@ TEST(NetHostile, UnixPathLongerThanSunPathIsOSError) {
           }
           ADD_FAILURE() << "no exception for " << p.size() << " bytes";
         } catch (const asyncio::OSError& e) {
-          EXPECT_EQ(e.code().value(), ENAMETOOLONG);
-          EXPECT_EQ(std::string(e.what()).rfind("AF_UNIX path too long", 0), 0u) << e.what();
+          // CPython 3.12: OSError('AF_UNIX path too long'), without errno.
+          EXPECT_EQ(e.code().value(), 0);
+          EXPECT_STREQ(e.what(), "AF_UNIX path too long");
         } catch (const std::exception& e) {
           ADD_FAILURE() << p.size() << " bytes: not an OSError: " << e.what();
         }

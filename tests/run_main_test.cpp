@@ -177,7 +177,7 @@ TEST(RunMain, TaskGroupFailurePrintsTheGroupAsPython) {
             "    +---------------- 2 ----------------\n"
             "    | std::runtime_error: two\n"
             "    +---------------- 3 ----------------\n"
-            "    | OSError: three: Input/output error\n"
+            "    | OSError: [Errno 5] three\n"
             "    +------------------------------------\n");
 }
 

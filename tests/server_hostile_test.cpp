@@ -472,25 +472,26 @@ TEST(ServerHostileTest, CreateServerAtTheFdLimitRaisesEmfile) {
   nettest::run([](std::string path) -> Coro<> {
     auto factory = [] { return std::make_shared<asyncio::Protocol>(); };
     auto handler = [](asyncio::StreamReader, asyncio::StreamWriter) -> Coro<> { co_return; };
-    const std::string v4 = "error while attempting to create a socket for address ('127.0.0.1', 0)";
+    const std::string v4 =
+        "[Errno 24] error while attempting to create a socket for address ('127.0.0.1', 0)";
     std::string m =
         co_await at_fd_limit(0, [&] { return asyncio::create_server(factory, "127.0.0.1", 0); });
-    EXPECT_EQ(m, v4 + ": Too many open files");
+    EXPECT_EQ(m, v4 + ": too many open files");
     m = co_await at_fd_limit(0, [&] { return asyncio::start_server(handler, "127.0.0.1", 0); });
-    EXPECT_EQ(m, v4 + ": Too many open files");
+    EXPECT_EQ(m, v4 + ": too many open files");
     // One fd left: the IPv4 socket is created, the IPv6 one is not.
     m = co_await at_fd_limit(1, [&] {
       return asyncio::create_server(factory, std::vector<std::string>{"127.0.0.1", "::1"}, 0);
     });
     EXPECT_EQ(m,
-              "error while attempting to create a socket for address ('::1', 0, 0, 0): Too "
-              "many open files");
+              "[Errno 24] error while attempting to create a socket for address ('::1', 0, 0, 0): "
+              "too many open files");
     const std::string unix_msg =
-        "error while attempting to create a socket for address '" + path + "'";
+        "[Errno 24] error while attempting to create a socket for address '" + path + "'";
     m = co_await at_fd_limit(0, [&] { return asyncio::create_unix_server(factory, path); });
-    EXPECT_EQ(m, unix_msg + ": Too many open files");
+    EXPECT_EQ(m, unix_msg + ": too many open files");
     m = co_await at_fd_limit(0, [&] { return asyncio::start_unix_server(handler, path); });
-    EXPECT_EQ(m, unix_msg + ": Too many open files");
+    EXPECT_EQ(m, unix_msg + ": too many open files");
     // With the fds back, the same calls work.
     auto server = co_await asyncio::create_server(factory, "127.0.0.1", 0);
     EXPECT_EQ(server.sockets().size(), 1u);

@@ -217,11 +217,11 @@ TEST(ServerTest, AddressInUse) {
       ADD_FAILURE() << "bind should fail";
     } catch (const asyncio::OSError& e) {
       EXPECT_EQ(e.code(), std::errc::address_in_use);
-      EXPECT_NE(
-          std::string(e.what()).find("error while attempting to bind on address ('127.0.0.1', " +
-                                     std::to_string(port) + ")"),
-          std::string::npos)
-          << e.what();
+      // CPython 3.12: OSError(err.errno, 'error while attempting to bind on address %r: %s'
+      // % (sa, err.strerror.lower())).
+      EXPECT_EQ(std::string(e.what()),
+                "[Errno 98] error while attempting to bind on address ('127.0.0.1', " +
+                    std::to_string(port) + "): address already in use");
     }
     first.close();
   }());
@@ -272,7 +272,7 @@ TEST(ServerTest, ConnectionRefusedAndDnsFailure) {
                                           "bad.host.invalid", 80, {.flags = AI_NUMERICHOST});
       ADD_FAILURE();
     } catch (const asyncio::gaierror& e) {
-      EXPECT_NE(std::string(e.what()).find("bad.host.invalid"), std::string::npos);
+      EXPECT_STREQ(e.what(), "[Errno -2] Name or service not known");  // CPython 3.12's str()
     }
     // all_errors=true: an ExceptionGroup.
     try {

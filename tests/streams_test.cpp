@@ -495,7 +495,7 @@ TEST(StreamsTest, OpenConnectionErrors) {
       co_await asyncio::open_connection("no.such.host.invalid", 80, {.flags = AI_NUMERICHOST});
       ADD_FAILURE();
     } catch (const asyncio::gaierror& e) {
-      EXPECT_NE(std::string(e.what()).find("no.such.host.invalid"), std::string::npos) << e.what();
+      EXPECT_STREQ(e.what(), "[Errno -2] Name or service not known");  // CPython 3.12's str()
     }
   }());
 }

@@ -351,7 +351,17 @@ TEST(TaskTest, DefaultNamesAreTaskN) {
 }
 
 TEST(TaskTest, CurrentTask) {
-  EXPECT_FALSE(asyncio::current_task().valid());  // no loop at all
+  // No running loop at all: Python's RuntimeError('no running event loop').
+  EXPECT_THROW(
+      {
+        try {
+          (void)asyncio::current_task();
+        } catch (const asyncio::RuntimeError& e) {
+          EXPECT_STREQ(e.what(), "no running event loop");
+          throw;
+        }
+      },
+      asyncio::RuntimeError);
   EventLoop loop;
   bool outside_in_callback = true;
   loop.call_soon([&] { outside_in_callback = asyncio::current_task().valid(); });
@@ -379,7 +389,7 @@ TEST(TaskTest, CurrentTask) {
   EXPECT_TRUE(seen_a == AnyTask(ta));
   EXPECT_TRUE(seen_b == AnyTask(tb));
   EXPECT_TRUE(seen_nested == AnyTask(ta));
-  EXPECT_FALSE(asyncio::current_task().valid());
+  EXPECT_THROW((void)asyncio::current_task(), asyncio::RuntimeError);  // the loop stopped
 }
 
 TEST(TaskTest, AllTasksListsOnlyPendingTasks) {

@@ -16,6 +16,7 @@
 #include "asyncio/outcome.hpp"
 #include "asyncio/protocols.hpp"
 #include "asyncio/queues.hpp"
+#include "asyncio/repr.hpp"
 #include "asyncio/runners.hpp"
 #include "asyncio/sendfile.hpp"
 #include "asyncio/shield.hpp"

@@ -125,6 +125,10 @@ auto gather_slot(const H& f, bool sole_owner) {
   if constexpr (ReturnExc) {
     using V = non_void_t<typename H::value_type>;
     if (f.cancelled()) {
+      // CPython 3.12 builds CancelledError(fut._cancel_message or ''): a task cancelled
+      // through its coroutine keeps no message there, so a task gives CancelledError('')
+      // and a plain future keeps its cancel(msg).
+      if (f.impl()->is_task()) return Outcome<V>(std::make_exception_ptr(CancelledError()));
       return Outcome<V>(std::make_exception_ptr(f.impl()->make_cancelled_error()));
     }
     if (std::exception_ptr e = f.exception()) return Outcome<V>(e);

@@ -214,6 +214,14 @@ class Server {
   Coro<void> serve_forever();
   /// Waits until the server is closed and all its connections are gone (Python 3.12.1).
   Coro<void> wait_closed();
+  /// Closes every connection the server accepted and that is still open: each transport's
+  /// close() (buffered data is still sent). Does not stop listening; call close() for that
+  /// (Python 3.13: `server.close(); server.close_clients()` ends everything).
+  /// Python 3.13: Server.close_clients().
+  void close_clients();
+  /// Aborts every connection the server accepted and that is still open: each transport's
+  /// abort() (buffered data is dropped). Python 3.13: Server.abort_clients().
+  void abort_clients();
 
   /// For `co_await async_with(server, body)` (contextlib.hpp): gives this Server, at once.
   /// Python: Server.__aenter__ returns self.

@@ -4,7 +4,10 @@
 //
 // Every socket error is a std::system_error carrying the errno (`e.code().value()`, or compare
 // `e.code() == std::errc::connection_refused`), thrown as the most specific type below, as
-// Python raises the most specific OSError subclass:
+// Python raises the most specific OSError subclass. what() is Python's str(exc) for the same
+// constructor form: "[Errno 104] Connection reset by peer" for OSError(errno, strerror),
+// "[Errno 2] No such file or directory: 'prog'" with a filename, and the message alone for
+// OSError(message) (then there is no errno: code() is 0, as Python's errno is None):
 //
 //   std::system_error
 //   └── OSError                      any failed system call (EADDRINUSE, EHOSTUNREACH, ...)
@@ -24,6 +27,7 @@
 
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -34,15 +38,35 @@ namespace asyncio {
 /// A failed system call (Python: OSError). `code()` holds the errno in std::generic_category.
 class OSError : public std::system_error {
  public:
-  /// `err` is an errno value; what() is "<what>: <strerror(err)>" (Python: OSError(errno,
-  /// strerror)).
-  OSError(int err, const std::string& what)
-      : std::system_error(err, std::generic_category(), what) {}
-  /// An error in any category (the subclasses use netdb_category() and ssl_category()).
-  /// Python: OSError(errno, strerror).
-  OSError(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
-  /// The errno (Python: `exc.errno`).
+  /// Python: OSError(errno, strerror). what() is `[Errno <err>] <strerror>`; `strerror` is
+  /// usually strerror(err) (make_os_error(err) passes it), or asyncio's own text (e.g.
+  /// "Connect call failed ('127.0.0.1', 80)").
+  OSError(int err, const std::string& strerror);
+  /// Python: OSError(errno, strerror, filename). what() is Python's str() of it:
+  /// "[Errno N] STRERROR: 'FILENAME'".
+  OSError(int err, const std::string& strerror, const std::string& filename);
+  /// Python: OSError(message). what() is `message`; there is no errno (code() is 0, as
+  /// Python's `exc.errno` is None) and strerror() is empty.
+  explicit OSError(const std::string& message);
+  /// An error of another category (the subclasses use netdb_category() and ssl_category()):
+  /// what() is `what` as given, strerror() is `strerror`.
+  /// Python: OSError(errno, strerror) of socket.gaierror and ssl.SSLError.
+  OSError(std::error_code ec, const std::string& strerror, const std::string& what);
+
+  /// Python: str(exc).
+  const char* what() const noexcept override;
+  /// The errno (Python: `exc.errno`); 0 for the OSError(message) form.
   int error_number() const noexcept { return code().value(); }
+  /// Python: `exc.strerror`; empty for the OSError(message) form.
+  const std::string& strerror() const noexcept;
+  /// Python: `exc.filename`; empty when none was given.
+  const std::string& filename() const noexcept;
+  /// Whether it was made by the OSError(message) form (Python: `exc.errno is None`).
+  bool message_only() const noexcept;
+
+ private:
+  struct Text;
+  std::shared_ptr<const Text> text_;  // shared: copying an exception must not throw
 };
 
 /// Python: ConnectionError, the base of the connection failures below.
@@ -81,12 +105,11 @@ class FileNotFoundError : public OSError {
 const std::error_category& netdb_category() noexcept;
 
 /// Name resolution failed (Python: socket.gaierror). `code()` is the EAI_* value in
-/// netdb_category(); what() names the host (and port) that could not be resolved.
+/// netdb_category(); what() is Python's "[Errno -2] Name or service not known".
 class gaierror : public OSError {
  public:
-  /// `eai_code`: the EAI_* value getaddrinfo() returned; `what`: the host (and port).
-  gaierror(int eai_code, const std::string& what)
-      : OSError(std::error_code(eai_code, netdb_category()), what) {}
+  /// `eai_code`: the EAI_* value getaddrinfo() returned; strerror() is gai_strerror's text.
+  explicit gaierror(int eai_code);
 };
 
 /// The error category of TLS failures; the value is OpenSSL's SSL_ERROR_* code.
@@ -98,7 +121,7 @@ class SSLError : public OSError {
  public:
   /// `ssl_error`: OpenSSL's SSL_ERROR_* code; `what`: the reason.
   SSLError(int ssl_error, const std::string& what)
-      : OSError(std::error_code(ssl_error, ssl_category()), what) {}
+      : OSError(std::error_code(ssl_error, ssl_category()), what, what) {}
 };
 
 /// The peer's certificate could not be verified: untrusted, expired, or not matching the host
@@ -150,11 +173,18 @@ class LimitOverrunError : public std::runtime_error {
   std::size_t consumed_;
 };
 
-/// Builds the most specific OSError subclass for `err` (Python: OSError(errno, ...) picking
-/// its subclass). `what` prefixes the message: "<what>: <strerror>".
-std::exception_ptr make_os_error(int err, const std::string& what);
-/// Throws what make_os_error(err, what) builds.
-/// Python: raise OSError(errno, ...) (its most specific subclass).
-[[noreturn]] void throw_os_error(int err, const std::string& what);
+/// Builds the most specific OSError subclass for a failed system call (Python: OSError(errno,
+/// os.strerror(errno)) picking its subclass): "[Errno 104] Connection reset by peer".
+std::exception_ptr make_os_error(int err);
+/// The same with asyncio's own text in place of strerror (Python: OSError(errno, message)):
+/// "[Errno 111] Connect call failed ('127.0.0.1', 1)".
+std::exception_ptr make_os_error(int err, const std::string& strerror);
+/// The same with a file name (Python: OSError(errno, strerror, filename)):
+/// "[Errno 2] No such file or directory: 'prog'".
+std::exception_ptr make_os_error(int err, const std::string& strerror, const std::string& filename);
+/// Throws what make_os_error(err) builds (Python: raise OSError(errno, os.strerror(errno))).
+[[noreturn]] void throw_os_error(int err);
+/// Throws what make_os_error(err, strerror) builds (Python: raise OSError(errno, strerror)).
+[[noreturn]] void throw_os_error(int err, const std::string& strerror);
 
 }  // namespace asyncio

@@ -41,16 +41,18 @@
 
 namespace asyncio {
 
-/// get_nowait() on an empty queue (Python: asyncio.QueueEmpty).
+/// get_nowait() on an empty queue (Python: asyncio.QueueEmpty). what() is empty, as Python's
+/// str() of the QueueEmpty that get_nowait() raises; format_exception() prints "QueueEmpty".
 class QueueEmpty : public std::runtime_error {
  public:
-  QueueEmpty() : std::runtime_error("asyncio::QueueEmpty: get_nowait() on an empty queue") {}
+  QueueEmpty() : std::runtime_error("") {}
 };
 
-/// put_nowait() on a full queue (Python: asyncio.QueueFull).
+/// put_nowait() on a full queue (Python: asyncio.QueueFull). what() is empty, as Python's
+/// str() of the QueueFull that put_nowait() raises; format_exception() prints "QueueFull".
 class QueueFull : public std::runtime_error {
  public:
-  QueueFull() : std::runtime_error("asyncio::QueueFull: put_nowait() on a full queue") {}
+  QueueFull() : std::runtime_error("") {}
 };
 
 /// put() on a queue that was shut down, or get() on one that was shut down and is empty
@@ -128,6 +130,12 @@ class QueueCore {
   bool full() const noexcept { return maxsize_ > 0 && size_ >= maxsize_; }
   /// Whether shutdown() was called (Python 3.13: is_shutdown isn't public; this is handy).
   bool is_shutdown() const noexcept { return shutdown_; }
+  /// Tasks blocked in get() (Python: len(q._getters), shown by str(q)).
+  std::size_t waiting_getters() const noexcept { return getters_.size(); }
+  /// Tasks blocked in put() (Python: len(q._putters), shown by str(q)).
+  std::size_t waiting_putters() const noexcept { return putters_.size(); }
+  /// Items put and not yet marked task_done() (Python: q._unfinished_tasks).
+  std::size_t unfinished_tasks() const noexcept { return unfinished_; }
 
   /// Marks one item fetched with get() as processed (Python: task_done()). When every item
   /// ever put has been processed, join() returns. Throws ValueError("task_done() called too
@@ -292,6 +300,10 @@ class BasicQueue : public QueueCore {
   };
 
   // ---- The queue API ------------------------------------------------------------------------
+
+  /// The items in storage order (Python: q._queue, shown by str(q)): FIFO and LIFO in push
+  /// order, a PriorityQueue in its heap's order.
+  const auto& storage_items() const noexcept { return storage_.items; }
 
   /// `co_await q.put(item)`: puts `item`, first waiting while the queue is full (Python:
   /// put()). Throws QueueShutDown if the queue is (or gets, while waiting) shut down, and

@@ -40,6 +40,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "asyncio/coroutines.hpp"
@@ -140,9 +141,28 @@ class StreamReader {
   /// (the buffer is cleared) and LimitOverrunError if the limit is exceeded (data kept).
   /// Python: StreamReader.readuntil().
   Coro<std::string> readuntil(std::string_view separator = "\n");
-  /// Exactly `n` bytes, or IncompleteReadError(partial, n) at EOF.
+  /// Data up to and including the first of several separators: the shortest chunk that ends
+  /// with any of them (on a tie, the shortest separator), as Python 3.13's
+  /// `readuntil((b"\r\n", b"\n"))`; written `reader.readuntil("\r\n", "\n")`. For
+  /// LimitOverrunError the shortest separator counts as the one that matched. Throws
+  /// ValueError("Separator should contain at least one element") for an empty list, and as
+  /// readuntil(sep) for an empty separator.
+  /// Python 3.13: StreamReader.readuntil(tuple).
+  Coro<std::string> readuntil(std::span<const std::string_view> separators);
+  /// readuntil() with two or more separators given as arguments (see the span form).
+  /// Python 3.13: StreamReader.readuntil(tuple).
+  template <class... More>
+  requires(std::is_convertible_v<const More&, std::string_view>&&...) Coro<std::string> readuntil(
+      std::string_view first, std::string_view second, const More&... more) {
+    // Not a braced list at the call site: GCC 12 rejects an initializer_list inside a
+    // co_await expression ("array used as initializer").
+    const std::string_view separators[] = {first, second, std::string_view(more)...};
+    return readuntil(std::span<const std::string_view>(separators));
+  }
+  /// Exactly `n` bytes, or IncompleteReadError(partial, n) at EOF. Throws
+  /// ValueError("readexactly size can not be less than zero") if `n < 0`, as Python.
   /// Python: StreamReader.readexactly().
-  Coro<std::string> readexactly(std::size_t n);
+  Coro<std::string> readexactly(std::ptrdiff_t n);
   /// The `async for` step: the next line (as readline()), or std::nullopt at EOF.
   /// Python: `async for line in reader` (StreamReader.__anext__, StopAsyncIteration as
   /// nullopt). `while (auto line = co_await reader.next()) use(*line);`

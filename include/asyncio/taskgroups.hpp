@@ -11,7 +11,8 @@
 // C++ has no asynchronous destructor, so a plain RAII object could not wait for the children
 // when the body throws; the scope function always waits, so no child outlives the group.
 //
-// Semantics of Python 3.12:
+// Semantics of Python 3.12, with 3.13's fix for an outside cancellation meeting the group's
+// own (gh-116720) and 3.15's TaskGroup::cancel():
 //   - The scope ends when the body and every child task are done.
 //   - The first child to fail cancels the other children and the body; all failures come out
 //     together as one ExceptionGroup("unhandled errors in a TaskGroup", [...]).
@@ -62,6 +63,14 @@ class TaskGroup {
     }
   }
 
+  /// Cancels the group: every child that is not done and the body (at its current await)
+  /// are cancelled, and the scope then ends WITHOUT CancelledError (task_group() returns
+  /// normally; a body that returns a value yields a value-initialized T, or rethrows the
+  /// CancelledError when T has no default constructor). Called before the group is entered,
+  /// the group is cancelled as it enters; idempotent, and a no-op once the group finished.
+  /// Python 3.15: TaskGroup.cancel().
+  void cancel();
+
   // The two halves of Python's `async with` (task_group() calls them).
   /// Binds the group to the running task (Python: TaskGroup.__aenter__). RuntimeError if
   /// entered twice or outside a task.
@@ -100,6 +109,7 @@ class TaskGroup {
   bool exiting_ = false;
   bool aborting_ = false;
   bool parent_cancel_requested_ = false;
+  bool cancel_on_enter_ = false;
 };
 
 /// Runs `body(tg)` in a new TaskGroup and waits for all its children; returns the body's
@@ -122,8 +132,19 @@ auto task_group(F body) -> Coro<typename std::invoke_result_t<F&, TaskGroup&>::v
     error = std::current_exception();
   }
   co_await tg.exit(error);
-  if (error) std::rethrow_exception(error);
-  if constexpr (!std::is_void_v<T>) co_return std::move(*result);
+  // exit() throws whatever must propagate; it returns normally with an `error` only when
+  // that error is the CancelledError of the group's own cancel() (Python: __aexit__ returns
+  // True and the exception is suppressed).
+  if constexpr (!std::is_void_v<T>) {
+    if (!result) {
+      if constexpr (std::is_default_constructible_v<T>) {
+        co_return T{};
+      } else {
+        std::rethrow_exception(error);
+      }
+    }
+    co_return std::move(*result);
+  }
 }
 
 }  // namespace asyncio

@@ -138,7 +138,9 @@ requires(!detail::is_coro_type_v<std::remove_cvref_t<A>>) auto create_task(A&& a
   }
 }
 
-/// The task running now (Python: asyncio.current_task()); empty when called outside a task.
+/// The task running now (Python: asyncio.current_task()); empty when the loop runs something
+/// that is not a task (a callback). Throws RuntimeError("no running event loop") outside a
+/// running loop, as Python.
 AnyTask current_task();
 /// The loop's tasks that are not done yet (Python: asyncio.all_tasks()).
 std::vector<AnyTask> all_tasks();

@@ -303,7 +303,7 @@ class PyEmitter:
                     p + "L(%s, 'gather ->', fl(%s))" % (q, v)]
         if k == "tg":
             v = self.var()
-            out = [p + "%s = []" % v, p + "async with asyncio.TaskGroup() as tg:"]
+            out = [p + "%s = []" % v, p + "async with TaskGroup() as tg:"]  # prelude: 3.13's
             for b in st[1]:
                 out.append(p + "    %s.append(tg.create_task(%sb%d(c)))" % (v, self.pre, b))
             out += self.body(st[2], lbl, ind + 1)

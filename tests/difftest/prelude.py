@@ -44,6 +44,48 @@ def desc(e):
     return "%s(%s)" % (type(e).__name__, e)
 
 
+class TaskGroup(asyncio.TaskGroup):
+    """CPython 3.12's TaskGroup with 3.13's __aexit__ (gh-116720), which the library follows
+    (docs/python-mapping.md, "Python 3.13-3.15 additions"): the group withdraws its own
+    cancellation of the parent task after waiting for the children instead of before, and an
+    ExceptionGroup raised while the parent still has cancellation requests from outside
+    re-cancels the parent, so they are delivered at its next await. Written from the 3.13
+    semantics, on 3.12's private attributes."""
+
+    async def __aexit__(self, et, exc, tb):
+        self._exiting = True
+        if exc is not None and self._is_base_error(exc) and self._base_error is None:
+            self._base_error = exc
+        propagate = exc if et is not None and issubclass(et, asyncio.CancelledError) else None
+        if et is not None and not self._aborting:
+            self._abort()
+        while self._tasks:
+            if self._on_completed_fut is None:
+                self._on_completed_fut = self._loop.create_future()
+            try:
+                await self._on_completed_fut
+            except asyncio.CancelledError as ex:
+                if not self._aborting:
+                    propagate = ex
+                    self._abort()
+            self._on_completed_fut = None
+        if self._base_error is not None:
+            raise self._base_error
+        if self._parent_cancel_requested and self._parent_task.uncancel() == 0:
+            propagate = None
+        if propagate is not None and not self._errors:
+            raise propagate
+        if et is not None and not issubclass(et, asyncio.CancelledError):
+            self._errors.append(exc)
+        if self._errors:
+            if self._parent_task.cancelling():
+                self._parent_task.uncancel()
+                self._parent_task.cancel()
+            errors, self._errors = self._errors, None
+            raise BaseExceptionGroup("unhandled errors in a TaskGroup", errors) from None
+        return True
+
+
 def fl(rs):
     return "[" + ", ".join(desc(x) if isinstance(x, BaseException) else str(x) for x in rs) + "]"
 

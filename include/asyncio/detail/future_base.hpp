@@ -67,6 +67,8 @@ class FutureBase : public RefCounted, public PoolAllocated {
   /// Python's Future.exception(): the exception (null if none); throws CancelledError if
   /// cancelled and InvalidStateError if pending. Marks the exception as retrieved.
   std::exception_ptr exception();
+  /// The exception, without marking it retrieved (for printing: Python's repr reads it too).
+  const std::exception_ptr& peek_exception() const noexcept { return exception_; }
   /// Marks the exception (if any) as retrieved, as Python's result() does, without throwing.
   void mark_retrieved() noexcept { log_traceback_ = false; }
   /// Throws what result() would throw (cancelled, pending, or the exception); else returns.

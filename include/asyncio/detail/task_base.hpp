@@ -30,6 +30,12 @@ class TaskBase : public FutureBase, public PendingTask {
     if (num_cancels_requested_ > 0) --num_cancels_requested_;
     return num_cancels_requested_;
   }
+  /// uncancel() as Python 3.13 defines it (gh-116720): reaching 0 also drops a cancel() not
+  /// delivered yet. TaskGroup withdraws its own request with it; Task::uncancel() keeps 3.12's.
+  int uncancel_313() noexcept {
+    if (uncancel() == 0) must_cancel_ = false;
+    return num_cancels_requested_;
+  }
 
   std::string name() const;
   void set_name(std::string name) { name_ = std::make_unique<std::string>(std::move(name)); }
