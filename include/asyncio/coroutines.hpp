@@ -8,11 +8,13 @@
 #pragma once
 
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <type_traits>
 #include <utility>
 
+#include "asyncio/detail/await_site.hpp"
 #include "asyncio/detail/pool_allocator.hpp"
 #include "asyncio/exceptions.hpp"
 
@@ -25,6 +27,19 @@ namespace detail {
 
 class TaskBase;
 
+/// What CoroPromiseBase::await_transform returns for an awaiter object: the awaiter itself,
+/// by address (see there). Every call goes to the awaiter, on an lvalue, as `co_await` would.
+template <class A>
+struct AwaiterRef {
+  A* awaiter;
+  decltype(auto) await_ready() { return awaiter->await_ready(); }
+  template <class H>
+  decltype(auto) await_suspend(H h) {
+    return awaiter->await_suspend(h);
+  }
+  decltype(auto) await_resume() { return awaiter->await_resume(); }
+};
+
 struct CoroPromiseBase {
   // Frames come from the per-thread block cache: spawning is allocation-heavy otherwise.
   static void* operator new(std::size_t size) { return pool_allocate(size); }
@@ -35,7 +50,41 @@ struct CoroPromiseBase {
   std::coroutine_handle<> continuation;
   std::exception_ptr exception;
 
-  std::suspend_always initial_suspend() noexcept { return {}; }
+  // ---- Call graphs (asyncio/graph.hpp, tools/gdb/asyncio.py) ----
+  // Maintained only when ASYNCIO_CALL_GRAPH is on (detail/await_site.hpp); the fields exist
+  // either way so that code built with and without it links together.
+  // `await_site`: where this coroutine is (or was last) suspended, i.e. its last co_await,
+  // stored by await_transform (one pointer store per await). Empty before the first await.
+  // `callee`: the Coro this one is awaiting right now, set by Coro::Awaiter while the callee
+  // runs or is suspended, null otherwise. A walker starts at a task's root coroutine (whose
+  // promise is at offset 16 of its frame, see CoroPromise) and follows `callee` down to the
+  // innermost coroutine: only live frames are ever reached, and a coroutine of another type
+  // (which Coro::Awaiter does not drive) simply ends the chain.
+  CoroPromiseBase* callee = nullptr;
+  AwaitSite await_site{};
+
+#if ASYNCIO_CALL_GRAPH
+  /// Records the co_await site, then hands the operand on unchanged: Coro, Task, Future and
+  /// user types with a member or free operator co_await as they are (same object, same value
+  /// category), and an awaiter object (one with await_ready()) through AwaiterRef, which
+  /// calls the object's own await_ready/await_suspend/await_resume on it as an lvalue,
+  /// exactly what `co_await` does with the object itself. The indirection exists because GCC
+  /// 12 copies an awaiter that await_transform returns as a reference (so a non-movable
+  /// awaiter such as sock_connect()'s would not compile, and a movable one would be moved).
+  template <class A>
+  decltype(auto) await_transform(A&& awaitable, AwaitSite site = AwaitSite::current()) noexcept {
+    await_site = site;
+    if constexpr (requires { awaitable.await_ready(); }) {
+      return AwaiterRef<std::remove_reference_t<A>>{&awaitable};
+    } else {
+      return static_cast<A&&>(awaitable);
+    }
+  }
+#endif
+
+  std::suspend_always initial_suspend() noexcept {
+    return {};
+  }
 
   struct FinalAwaiter {
     bool await_ready() noexcept { return false; }
@@ -48,13 +97,20 @@ struct CoroPromiseBase {
     }
     void await_resume() noexcept {}
   };
-  FinalAwaiter final_suspend() noexcept { return {}; }
+  FinalAwaiter final_suspend() noexcept {
+    return {};
+  }
 
-  void unhandled_exception() noexcept { exception = std::current_exception(); }
+  void unhandled_exception() noexcept {
+    exception = std::current_exception();
+  }
 };
 
 template <class T>
 struct CoroPromise : CoroPromiseBase {
+  // Call-graph walkers find the promise at a fixed offset (16) in every Coro frame, which
+  // holds for promises aligned to at most 16 bytes (GCC and Clang frame layout).
+  static_assert(alignof(T) <= 16, "Coro<T> does not support over-aligned T; wrap it");
   std::optional<T> value;
 
   Coro<T> get_return_object() noexcept;
@@ -122,12 +178,21 @@ class [[nodiscard]] Coro {
   /// a finish comes back here.
   struct Awaiter {
     Handle h;  ///< The awaited coroutine.
+    /// The awaiting coroutine's promise when it is a Coro (call graphs), else null.
+    detail::CoroPromiseBase* caller = nullptr;
     /// Always suspends (the callee then runs inline, see above).
     /// C++ only: part of the C++ awaitable protocol (Python: __await__).
     bool await_ready() const noexcept { return false; }
     /// Runs the callee; returns false (continue at once) if it finished without suspending.
     /// C++ only: part of the C++ awaitable protocol (Python: __await__).
-    bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> awaiting) noexcept {
+#if ASYNCIO_CALL_GRAPH
+      if constexpr (std::is_base_of_v<detail::CoroPromiseBase, P>) {
+        caller = &awaiting.promise();
+        caller->callee = &h.promise();
+      }
+#endif
       // Non-empty while it runs, so that awaiting it again meanwhile is refused (checked()).
       h.promise().continuation = std::noop_coroutine();
       h.resume();
@@ -137,18 +202,29 @@ class [[nodiscard]] Coro {
     }
     /// The callee's result, or its exception rethrown.
     /// C++ only: part of the C++ awaitable protocol (Python: __await__).
-    T await_resume() { return h.promise().take(); }
+    T await_resume() {
+#if ASYNCIO_CALL_GRAPH
+      if (caller) caller->callee = nullptr;
+#endif
+      return h.promise().take();
+    }
   };
 
   /// `co_await f()`: runs the coroutine to completion (Python: `await coro`). Throws
   /// RuntimeError if it was already awaited.
-  Awaiter operator co_await() && { return Awaiter{checked()}; }
+  Awaiter operator co_await() && {
+    return Awaiter{checked()};
+  }
   /// `co_await c` on a named Coro: as above; a Coro can be awaited only once.
-  Awaiter operator co_await() & { return Awaiter{checked()}; }
+  Awaiter operator co_await() & {
+    return Awaiter{checked()};
+  }
 
   /// Gives up ownership of the frame (used by tasks, which adopt it).
   /// C++ only (no Python counterpart).
-  Handle release() noexcept { return std::exchange(h_, nullptr); }
+  Handle release() noexcept {
+    return std::exchange(h_, nullptr);
+  }
 
  private:
   friend struct detail::CoroPromise<T>;

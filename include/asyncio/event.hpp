@@ -30,6 +30,8 @@ class [[nodiscard]] EventWait final : public QueueAwaiter {
   void await_resume() {
     if (suspended()) remove_and_check(nullptr);  // set, then destroyed: still a success
   }
+  /// Call graphs: what the task waits on.
+  std::string describe_wait() const override { return "Event.wait"; }
 
  private:
   Event* event_;

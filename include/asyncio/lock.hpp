@@ -347,6 +347,9 @@ class [[nodiscard]] LockAcquire final : public QueueAwaiter {
     if constexpr (Guard) return LockGuard(*lock_);
   }
 
+  /// Call graphs: what the task waits on.
+  std::string describe_wait() const override { return "Lock.acquire"; }
+
  private:
   /// Python: the rest of Lock.acquire() after `await fut`.
   void resume() {

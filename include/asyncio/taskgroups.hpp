@@ -39,10 +39,13 @@ class TaskGroup {
   ~TaskGroup();
 
   /// Starts `coro` as a child task of the group (Python: TaskGroup.create_task).
+  /// `site`: where it was created (C++ only, leave it defaulted; see asyncio::create_task).
   template <class T>
-  Task<T> create_task(Coro<T> coro, std::string name = {}) {
+  Task<T> create_task(Coro<T> coro, std::string name = {},
+                      detail::AwaitSite site = detail::AwaitSite::current()) {
     check_can_create();
     Task<T> task = loop_->create_task(std::move(coro), std::move(name));
+    task.impl()->set_creation_site(site);
     adopt(detail::Ref<detail::TaskBase>(task.impl()));
     return task;
   }

@@ -97,9 +97,14 @@ Task<T> EventLoop::create_task(Coro<T> coro, std::string name) {
 }
 
 /// Schedules `coro` as a task on the running loop (Python: asyncio.create_task).
+/// `site` (C++ only, leave it defaulted): where the task was created, for call graphs and
+/// debug reports (Python keeps a creation traceback in debug mode).
 template <class T>
-Task<T> create_task(Coro<T> coro, std::string name = {}) {
-  return get_running_loop().create_task(std::move(coro), std::move(name));
+Task<T> create_task(Coro<T> coro, std::string name = {},
+                    detail::AwaitSite site = detail::AwaitSite::current()) {
+  Task<T> task = get_running_loop().create_task(std::move(coro), std::move(name));
+  task.impl()->set_creation_site(site);
+  return task;
 }
 
 /// The task running now (Python: asyncio.current_task()); empty when called outside a task.
@@ -167,6 +172,9 @@ class SleepAwaiter final : public Suspension, private TimerEntry {
     if (!message.empty()) message_ = std::make_unique<std::string>(message);
     return true;
   }
+
+  /// Call graphs: what the task waits on.
+  std::string describe_wait() const override { return "sleep"; }
 
   T await_resume() {
     if (state_ == State::Cancelled) {
