@@ -40,7 +40,34 @@ struct AwaiterRef {
   decltype(auto) await_resume() { return awaiter->await_resume(); }
 };
 
-struct CoroPromiseBase {
+/// Gives CoroPromiseBase its await_transform when ASYNCIO_CALL_GRAPH is on, and nothing
+/// otherwise (an empty base either way: the promise's layout does not depend on the option).
+#if ASYNCIO_CALL_GRAPH
+template <class Promise>
+struct AwaitSiteRecorder {
+  /// Records the co_await site, then hands the operand on unchanged: Coro, Task, Future and
+  /// user types with a member or free operator co_await as they are (same object, same value
+  /// category), and an awaiter object (one with await_ready()) through AwaiterRef, which
+  /// calls the object's own await_ready/await_suspend/await_resume on it as an lvalue,
+  /// exactly what `co_await` does with the object itself. The indirection exists because GCC
+  /// 12 copies an awaiter that await_transform returns as a reference (so a non-movable
+  /// awaiter such as sock_connect()'s would not compile, and a movable one would be moved).
+  template <class A>
+  decltype(auto) await_transform(A&& awaitable, AwaitSite site = AwaitSite::current()) noexcept {
+    static_cast<Promise*>(this)->await_site = site;
+    if constexpr (requires { awaitable.await_ready(); }) {
+      return AwaiterRef<std::remove_reference_t<A>>{&awaitable};
+    } else {
+      return static_cast<A&&>(awaitable);
+    }
+  }
+};
+#else
+template <class Promise>
+struct AwaitSiteRecorder {};
+#endif
+
+struct CoroPromiseBase : AwaitSiteRecorder<CoroPromiseBase> {
   // Frames come from the per-thread block cache: spawning is allocation-heavy otherwise.
   static void* operator new(std::size_t size) { return pool_allocate(size); }
   static void operator delete(void* p, std::size_t size) noexcept { pool_deallocate(p, size); }
@@ -63,28 +90,7 @@ struct CoroPromiseBase {
   CoroPromiseBase* callee = nullptr;
   AwaitSite await_site{};
 
-#if ASYNCIO_CALL_GRAPH
-  /// Records the co_await site, then hands the operand on unchanged: Coro, Task, Future and
-  /// user types with a member or free operator co_await as they are (same object, same value
-  /// category), and an awaiter object (one with await_ready()) through AwaiterRef, which
-  /// calls the object's own await_ready/await_suspend/await_resume on it as an lvalue,
-  /// exactly what `co_await` does with the object itself. The indirection exists because GCC
-  /// 12 copies an awaiter that await_transform returns as a reference (so a non-movable
-  /// awaiter such as sock_connect()'s would not compile, and a movable one would be moved).
-  template <class A>
-  decltype(auto) await_transform(A&& awaitable, AwaitSite site = AwaitSite::current()) noexcept {
-    await_site = site;
-    if constexpr (requires { awaitable.await_ready(); }) {
-      return AwaiterRef<std::remove_reference_t<A>>{&awaitable};
-    } else {
-      return static_cast<A&&>(awaitable);
-    }
-  }
-#endif
-
-  std::suspend_always initial_suspend() noexcept {
-    return {};
-  }
+  std::suspend_always initial_suspend() noexcept { return {}; }
 
   struct FinalAwaiter {
     bool await_ready() noexcept { return false; }
@@ -97,13 +103,9 @@ struct CoroPromiseBase {
     }
     void await_resume() noexcept {}
   };
-  FinalAwaiter final_suspend() noexcept {
-    return {};
-  }
+  FinalAwaiter final_suspend() noexcept { return {}; }
 
-  void unhandled_exception() noexcept {
-    exception = std::current_exception();
-  }
+  void unhandled_exception() noexcept { exception = std::current_exception(); }
 };
 
 template <class T>
@@ -187,12 +189,10 @@ class [[nodiscard]] Coro {
     /// C++ only: part of the C++ awaitable protocol (Python: __await__).
     template <class P>
     bool await_suspend(std::coroutine_handle<P> awaiting) noexcept {
-#if ASYNCIO_CALL_GRAPH
-      if constexpr (std::is_base_of_v<detail::CoroPromiseBase, P>) {
+      if constexpr (detail::kCallGraph && std::is_base_of_v<detail::CoroPromiseBase, P>) {
         caller = &awaiting.promise();
         caller->callee = &h.promise();
       }
-#endif
       // Non-empty while it runs, so that awaiting it again meanwhile is refused (checked()).
       h.promise().continuation = std::noop_coroutine();
       h.resume();
@@ -203,28 +203,22 @@ class [[nodiscard]] Coro {
     /// The callee's result, or its exception rethrown.
     /// C++ only: part of the C++ awaitable protocol (Python: __await__).
     T await_resume() {
-#if ASYNCIO_CALL_GRAPH
-      if (caller) caller->callee = nullptr;
-#endif
+      if constexpr (detail::kCallGraph) {
+        if (caller) caller->callee = nullptr;
+      }
       return h.promise().take();
     }
   };
 
   /// `co_await f()`: runs the coroutine to completion (Python: `await coro`). Throws
   /// RuntimeError if it was already awaited.
-  Awaiter operator co_await() && {
-    return Awaiter{checked()};
-  }
+  Awaiter operator co_await() && { return Awaiter{checked()}; }
   /// `co_await c` on a named Coro: as above; a Coro can be awaited only once.
-  Awaiter operator co_await() & {
-    return Awaiter{checked()};
-  }
+  Awaiter operator co_await() & { return Awaiter{checked()}; }
 
   /// Gives up ownership of the frame (used by tasks, which adopt it).
   /// C++ only (no Python counterpart).
-  Handle release() noexcept {
-    return std::exchange(h_, nullptr);
-  }
+  Handle release() noexcept { return std::exchange(h_, nullptr); }
 
  private:
   friend struct detail::CoroPromise<T>;

@@ -25,6 +25,9 @@
 
 namespace asyncio::detail {
 
+/// ASYNCIO_CALL_GRAPH as a constant, for `if constexpr`.
+inline constexpr bool kCallGraph = ASYNCIO_CALL_GRAPH != 0;
+
 #if defined(__cpp_lib_source_location)
 /// One pointer to a static record of file, line and function.
 using AwaitSite = std::source_location;
