@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -360,6 +361,81 @@ TEST(CallGraph, DisableTaskDump) {
   asyncio::enable_task_dump(loop, SIGUSR2);
   EXPECT_TRUE(asyncio::disable_task_dump(loop, SIGUSR2));
   loop.close();
+}
+
+// ---- Error reports and the slow-callback warning name where the task waits and was created --
+
+Coro<void> wait_forever(asyncio::Event& e) {
+  co_await e.wait();  // the await site the reports name
+}
+const unsigned kWaitForeverLine = __LINE__ - 2;
+
+Coro<void> fail_at_once() {
+  co_await asyncio::sleep(0s);
+  throw std::runtime_error("boom");
+}
+
+std::string here(unsigned line) {
+  return std::string(__FILE__) + ":" + std::to_string(line);
+}
+
+TEST(CallGraphReports, DestroyedPendingTaskNamesItsAwaitAndCreation) {
+  asyncio::EventLoop loop;
+  std::vector<asyncio::ExceptionContext> reports;
+  loop.set_exception_handler(
+      [&](asyncio::EventLoop&, const asyncio::ExceptionContext& c) { reports.push_back(c); });
+  asyncio::Event never;
+  unsigned created = 0;
+  loop.run_until_complete([&]() -> Coro<void> {
+    created = __LINE__ + 1;
+    asyncio::create_task(wait_forever(never), "orphan");
+    co_await asyncio::sleep(0s);
+  }());
+  loop.close();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].message, "Task was destroyed but it is pending!");
+  EXPECT_EQ(reports[0].task,
+            "Task 'orphan' coro=<(anonymous namespace)::wait_forever() running at " +
+                here(kWaitForeverLine) + "> created at " + here(created));
+}
+
+TEST(CallGraphReports, NeverRetrievedNamesTheCreationSite) {
+  asyncio::EventLoop loop;
+  std::vector<asyncio::ExceptionContext> reports;
+  loop.set_exception_handler(
+      [&](asyncio::EventLoop&, const asyncio::ExceptionContext& c) { reports.push_back(c); });
+  unsigned created = 0;
+  loop.run_until_complete([&]() -> Coro<void> {
+    created = __LINE__ + 1;
+    asyncio::create_task(fail_at_once(), "dropped");
+    for (int i = 0; i < 3; ++i) co_await asyncio::sleep(0s);
+  }());
+  loop.close();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].message, "Task exception was never retrieved");
+  EXPECT_EQ(reports[0].task, "Task 'dropped' created at " + here(created));
+}
+
+TEST(CallGraphReports, SlowCallbackWarningNamesTheTask) {
+  std::string err = capture_stderr([] {
+    asyncio::EventLoop loop;
+    loop.set_debug(true);
+    loop.set_slow_callback_duration(asyncio::Duration(0));  // every step is "slow"
+    asyncio::Event never;
+    loop.run_until_complete([&]() -> Coro<void> {
+      auto t = asyncio::create_task(wait_forever(never), "sluggish");
+      co_await asyncio::sleep(0s);
+      co_await asyncio::sleep(0s);
+      t.cancel();
+      co_await asyncio::sleep(0s);
+    }());
+    loop.close();
+  });
+  EXPECT_NE(err.find("asyncio: Executing <Task 'sluggish' coro=<(anonymous "
+                     "namespace)::wait_forever() running at " +
+                     here(kWaitForeverLine) + "> created at "),
+            std::string::npos)
+      << err;
 }
 
 // ---- Route 4: gdb ----------------------------------------------------------------------------

@@ -349,9 +349,11 @@ def _site_str(f):
     return "%s:%d" % (f[1], f[2]) if f[2] else "?"
 
 
-def _header(task, by_future):
+def _header(task, by_future, running):
     state = "cancelling %d" % task.cancelling if task.cancelling else "pending"
     s = "(T) Task(name='%s', id=%#x) %s" % (task.name, task.address, state)
+    if task.address == running:
+        s += " (running)"
     w = task.waiting_on(by_future)
     if w:
         s += ", waiting on " + w
@@ -362,6 +364,7 @@ def format_ps():
     out = []
     for loop, tasks in _all_tasks():
         by_future = {t.address: t for t in tasks}
+        running = int(loop.dereference()["current_task_"])
         out.append("asyncio: %d pending task%s of loop %#x"
                    % (len(tasks), "" if len(tasks) == 1 else "s", int(loop)))
         parents = {t.address: _parents(t, tasks, by_future) for t in tasks}
@@ -373,7 +376,7 @@ def format_ps():
 
         def render(t, prefix, last):
             placed.add(t.address)
-            out.append(prefix + ("└── " if last else "├── ") + _header(t, by_future))
+            out.append(prefix + ("└── " if last else "├── ") + _header(t, by_future, running))
             inner = prefix + ("    " if last else "│   ")
             bar = "│   " if children[t.address] else "    "
             for f in t.frames():
