@@ -59,7 +59,7 @@ std::optional<FutureCallGraph> capture_call_graph(
 /// exact layout, with C++ function names. Empty string when there is nothing to show.
 std::string format_call_graph(const AnyTask& task = {}, std::optional<int> limit = std::nullopt,
                               detail::AwaitSite call_site = detail::AwaitSite::current());
-/// Renders a captured graph in that layout.
+/// Renders a captured graph in that layout (Python: format_call_graph of a captured graph).
 std::string format_call_graph(const FutureCallGraph& graph);
 
 /// Writes format_call_graph() and a newline to `file` (Python: asyncio.print_call_graph).
@@ -72,16 +72,17 @@ void print_call_graph(const AnyTask& task = {}, std::FILE* file = stdout,
 /// age, what it waits on and its call stack; a task awaited by several is shown under its
 /// first parent and names the others.
 std::string format_all_tasks(EventLoop& loop);
-/// format_all_tasks() of the running loop.
+/// format_all_tasks() of the running loop (Python 3.14: `python -m asyncio pstree`).
 std::string format_all_tasks();
 
 /// Opt-in dump from outside the program: after this, signal `signum` (e.g. SIGUSR1) makes
 /// `loop` print format_all_tasks() on stderr at its next iteration, without stopping anything.
 /// Uses loop.add_signal_handler (so the same rules apply: main thread, Unix signals).
+/// C++ only (Python 3.14 reads another process's memory for `python -m asyncio ps PID`).
 void enable_task_dump(EventLoop& loop, int signum);
-/// enable_task_dump() on the running loop.
+/// enable_task_dump() on the running loop. C++ only.
 void enable_task_dump(int signum);
-/// Removes the dump handler; returns false if none was installed.
+/// Removes the dump handler; returns false if none was installed. C++ only.
 bool disable_task_dump(EventLoop& loop, int signum);
 
 namespace detail {
