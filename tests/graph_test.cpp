@@ -70,6 +70,17 @@ std::vector<std::string> names_of(const std::vector<FutureCallGraph>& graphs) {
   return names;
 }
 
+/// The name the library reports for `qualified`: the qualified name where std::source_location
+/// exists (GCC), the bare name with Clang 14's __builtin_FUNCTION fallback.
+std::string fn(const std::string& qualified) {
+#if defined(__cpp_lib_source_location)
+  return qualified;
+#else
+  std::size_t p = qualified.rfind("::");
+  return p == std::string::npos ? qualified : qualified.substr(p + 2);
+#endif
+}
+
 // ---- Tree parsing: which task is under which ------------------------------------------------
 
 struct TreeTask {
@@ -121,44 +132,45 @@ void check_tree(const std::string& text, const std::string& main_at) {
     EXPECT_EQ(locker.parent, "main");
     EXPECT_EQ(locker.waiting_on, "Lock.acquire");
     ASSERT_EQ(locker.frames.size(), 2u);
-    EXPECT_EQ(locker.frames[0], "graphdemo::lock_leaf() " + site("lock_leaf"));
-    EXPECT_EQ(locker.frames[1], "graphdemo::lock_waiter() " + site("lock_waiter"));
+    EXPECT_EQ(locker.frames[0], fn("graphdemo::lock_leaf") + "() " + site("lock_leaf"));
+    EXPECT_EQ(locker.frames[1], fn("graphdemo::lock_waiter") + "() " + site("lock_waiter"));
     const TreeTask& getter = tasks["getter-" + std::to_string(i)];
     EXPECT_EQ(getter.parent, "main");
     EXPECT_EQ(getter.waiting_on, "Queue.get");
     ASSERT_EQ(getter.frames.size(), 1u);
-    EXPECT_EQ(getter.frames[0], "graphdemo::queue_getter() " + site("queue_get"));
+    EXPECT_EQ(getter.frames[0], fn("graphdemo::queue_getter") + "() " + site("queue_get"));
   }
   EXPECT_EQ(tasks["gatherer"].parent, "main");
   ASSERT_EQ(tasks["gatherer"].frames.size(), 1u);
-  EXPECT_EQ(tasks["gatherer"].frames[0], "graphdemo::gatherer() " + site("gatherer"));
+  EXPECT_EQ(tasks["gatherer"].frames[0], fn("graphdemo::gatherer") + "() " + site("gatherer"));
   int sleepers = 0;
   for (const auto& [name, t] : tasks) {
     if (t.parent != "gatherer") continue;
     ++sleepers;
     EXPECT_EQ(t.waiting_on, "sleep");
     ASSERT_EQ(t.frames.size(), 1u);
-    EXPECT_EQ(t.frames[0], "graphdemo::sleeper() " + site("sleeper"));
+    EXPECT_EQ(t.frames[0], fn("graphdemo::sleeper") + "() " + site("sleeper"));
   }
   EXPECT_EQ(sleepers, 3);
   EXPECT_EQ(tasks["waitfor"].parent, "main");
   EXPECT_EQ(tasks["waitfor"].waiting_on, "Task 'timed'");
   ASSERT_FALSE(tasks["waitfor"].frames.empty());
-  EXPECT_EQ(tasks["waitfor"].frames.back(), "graphdemo::wait_for_user() " + site("wait_for"));
+  EXPECT_EQ(tasks["waitfor"].frames.back(),
+            fn("graphdemo::wait_for_user") + "() " + site("wait_for"));
   EXPECT_EQ(tasks["timed"].parent, "waitfor");
   EXPECT_EQ(tasks["timed"].waiting_on, "Event.wait");
   EXPECT_EQ(tasks["shielder"].parent, "main");
   EXPECT_EQ(tasks["shielder"].waiting_on, "Future");
   EXPECT_EQ(tasks["shielded"].parent, "shielder");
   ASSERT_EQ(tasks["shielded"].frames.size(), 1u);
-  EXPECT_EQ(tasks["shielded"].frames[0], "graphdemo::shielded() " + site("shielded"));
+  EXPECT_EQ(tasks["shielded"].frames[0], fn("graphdemo::shielded") + "() " + site("shielded"));
   // main: group_body inside task_group inside main_coro.
   const TreeTask& main = tasks["main"];
   ASSERT_EQ(main.frames.size(), 3u);
-  EXPECT_EQ(main.frames[0].rfind("graphdemo::group_body() ", 0), 0u) << main.frames[0];
-  EXPECT_NE(main.frames[1].find("asyncio::task_group"), std::string::npos) << main.frames[1];
-  EXPECT_EQ(main.frames[2], "graphdemo::main_coro() " + site("main"));
-  EXPECT_EQ(main.frames[0], "graphdemo::group_body() " + site(main_at));
+  EXPECT_EQ(main.frames[0].rfind(fn("graphdemo::group_body") + "() ", 0), 0u) << main.frames[0];
+  EXPECT_NE(main.frames[1].find(fn("asyncio::task_group")), std::string::npos) << main.frames[1];
+  EXPECT_EQ(main.frames[2], fn("graphdemo::main_coro") + "() " + site("main"));
+  EXPECT_EQ(main.frames[0], fn("graphdemo::group_body") + "() " + site(main_at));
 }
 
 // ---- Route 1: capture_call_graph / format_call_graph / print_call_graph ----------------------
@@ -172,26 +184,27 @@ TEST(CallGraph, CaptureMatchesTheProgram) {
     ASSERT_TRUE(g);
     EXPECT_EQ(g->future.get_name(), "locker-3");
     ASSERT_EQ(g->call_stack.size(), 2u);
-    expect_frame(g->call_stack[0], "graphdemo::lock_leaf", "lock_leaf");
-    expect_frame(g->call_stack[1], "graphdemo::lock_waiter", "lock_waiter");
+    expect_frame(g->call_stack[0], fn("graphdemo::lock_leaf"), "lock_leaf");
+    expect_frame(g->call_stack[1], fn("graphdemo::lock_waiter"), "lock_waiter");
     EXPECT_EQ(g->waiting_on, "Lock.acquire");
     ASSERT_EQ(names_of(g->awaited_by), std::vector<std::string>{"main"});
     const FutureCallGraph& main = g->awaited_by[0];
     ASSERT_EQ(main.call_stack.size(), 3u);
-    EXPECT_EQ(main.call_stack[0].function, "graphdemo::group_body");
-    EXPECT_NE(main.call_stack[1].function.find("asyncio::task_group"), std::string::npos);
-    expect_frame(main.call_stack[2], "graphdemo::main_coro", "main");
+    EXPECT_EQ(main.call_stack[0].function, fn("graphdemo::group_body"));
+    EXPECT_NE(main.call_stack[1].function.find(fn("asyncio::task_group")), std::string::npos);
+    expect_frame(main.call_stack[2], fn("graphdemo::main_coro"), "main");
     EXPECT_TRUE(main.awaited_by.empty());
 
     // gather: each sleeper is awaited by the gatherer, which is awaited by main.
     for (const AnyTask& t : asyncio::all_tasks()) {
       auto sg = asyncio::capture_call_graph(t);
       ASSERT_TRUE(sg);
-      if (sg->call_stack.empty() || sg->call_stack[0].function != "graphdemo::sleeper") continue;
-      expect_frame(sg->call_stack[0], "graphdemo::sleeper", "sleeper");
+      if (sg->call_stack.empty() || sg->call_stack[0].function != fn("graphdemo::sleeper"))
+        continue;
+      expect_frame(sg->call_stack[0], fn("graphdemo::sleeper"), "sleeper");
       EXPECT_EQ(sg->waiting_on, "sleep");
       ASSERT_EQ(names_of(sg->awaited_by), std::vector<std::string>{"gatherer"});
-      expect_frame(sg->awaited_by[0].call_stack.at(0), "graphdemo::gatherer", "gatherer");
+      expect_frame(sg->awaited_by[0].call_stack.at(0), fn("graphdemo::gatherer"), "gatherer");
       EXPECT_EQ(names_of(sg->awaited_by[0].awaited_by), std::vector<std::string>{"main"});
     }
 
@@ -199,27 +212,27 @@ TEST(CallGraph, CaptureMatchesTheProgram) {
     // asyncio::wait_for down from wait_for_user.
     auto timed = asyncio::capture_call_graph(find_task("timed"));
     ASSERT_TRUE(timed);
-    expect_frame(timed->call_stack.at(0), "graphdemo::event_waiter", "event_waiter");
+    expect_frame(timed->call_stack.at(0), fn("graphdemo::event_waiter"), "event_waiter");
     EXPECT_EQ(timed->waiting_on, "Event.wait");
     ASSERT_EQ(names_of(timed->awaited_by), std::vector<std::string>{"waitfor"});
     const auto& wf = timed->awaited_by[0];
     EXPECT_EQ(wf.waiting_on, "Task 'timed'");
-    expect_frame(wf.call_stack.back(), "graphdemo::wait_for_user", "wait_for");
+    expect_frame(wf.call_stack.back(), fn("graphdemo::wait_for_user"), "wait_for");
     bool through_wait_for = false;
-    for (const auto& e : wf.call_stack) through_wait_for |= e.function == "asyncio::wait_for";
+    for (const auto& e : wf.call_stack) through_wait_for |= e.function == fn("asyncio::wait_for");
     EXPECT_TRUE(through_wait_for);
 
     // shield: the shielded task is awaited by the task that called shield().
     auto sh = asyncio::capture_call_graph(find_task("shielded"));
     ASSERT_TRUE(sh);
-    expect_frame(sh->call_stack.at(0), "graphdemo::shielded", "shielded");
+    expect_frame(sh->call_stack.at(0), fn("graphdemo::shielded"), "shielded");
     ASSERT_EQ(names_of(sh->awaited_by), std::vector<std::string>{"shielder"});
-    expect_frame(sh->awaited_by[0].call_stack.at(0), "graphdemo::shield_user", "shield_user");
+    expect_frame(sh->awaited_by[0].call_stack.at(0), fn("graphdemo::shield_user"), "shield_user");
 
     // A queue getter.
     auto qg = asyncio::capture_call_graph(find_task("getter-0"));
     ASSERT_TRUE(qg);
-    expect_frame(qg->call_stack.at(0), "graphdemo::queue_getter", "queue_get");
+    expect_frame(qg->call_stack.at(0), fn("graphdemo::queue_getter"), "queue_get");
     EXPECT_EQ(qg->waiting_on, "Queue.get");
 
     // The printed form: Python 3.14's layout.
@@ -227,10 +240,11 @@ TEST(CallGraph, CaptureMatchesTheProgram) {
     const std::string expected_head = "* Task(name='locker-3', id=" + std::string() /* id varies */;
     EXPECT_EQ(text.rfind(expected_head, 0), 0u) << text;
     EXPECT_NE(text.find("\n  + Call stack:\n  |   File '" + kScenario + "', line " +
-                        std::to_string(marker("lock_leaf")) +
-                        ", in async graphdemo::lock_leaf()\n  |   File '" + kScenario + "', line " +
-                        std::to_string(marker("lock_waiter")) +
-                        ", in async graphdemo::lock_waiter()\n  + Waiting on: Lock.acquire\n"
+                        std::to_string(marker("lock_leaf")) + ", in async " +
+                        fn("graphdemo::lock_leaf") + "()\n  |   File '" + kScenario + "', line " +
+                        std::to_string(marker("lock_waiter")) + ", in async " +
+                        fn("graphdemo::lock_waiter") +
+                        "()\n  + Waiting on: Lock.acquire\n"
                         "  + Awaited by:\n    * Task(name='main', id="),
               std::string::npos)
         << text;
@@ -394,9 +408,9 @@ TEST(CallGraphReports, DestroyedPendingTaskNamesItsAwaitAndCreation) {
   loop.close();
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].message, "Task was destroyed but it is pending!");
-  EXPECT_EQ(reports[0].task,
-            "Task 'orphan' coro=<(anonymous namespace)::wait_forever() running at " +
-                here(kWaitForeverLine) + "> created at " + here(created));
+  EXPECT_EQ(reports[0].task, "Task 'orphan' coro=<" + fn("(anonymous namespace)::wait_forever") +
+                                 "() running at " + here(kWaitForeverLine) + "> created at " +
+                                 here(created));
 }
 
 TEST(CallGraphReports, NeverRetrievedNamesTheCreationSite) {
@@ -468,14 +482,15 @@ std::string gdb_path() {
 void check_bt(const std::string& out) {
   SCOPED_TRACE(out);
   EXPECT_NE(out.find("* Task(name='locker-3', id=0x"), std::string::npos);
-  EXPECT_NE(out.find("  + Call stack:\n  |   File '" + kScenario + "', line " +
-                     std::to_string(marker("lock_leaf")) +
-                     ", in async graphdemo::lock_leaf()\n  |   File '" + kScenario + "', line " +
-                     std::to_string(marker("lock_waiter")) +
-                     ", in async graphdemo::lock_waiter()\n  + Waiting on: Lock.acquire\n"
-                     "  + Awaited by:\n    * Task(name='main', id=0x"),
-            std::string::npos);
-  EXPECT_NE(out.find("in async graphdemo::main_coro()"), std::string::npos);
+  EXPECT_NE(
+      out.find("  + Call stack:\n  |   File '" + kScenario + "', line " +
+               std::to_string(marker("lock_leaf")) + ", in async " + fn("graphdemo::lock_leaf") +
+               "()\n  |   File '" + kScenario + "', line " + std::to_string(marker("lock_waiter")) +
+               ", in async " + fn("graphdemo::lock_waiter") +
+               "()\n  + Waiting on: Lock.acquire\n"
+               "  + Awaited by:\n    * Task(name='main', id=0x"),
+      std::string::npos);
+  EXPECT_NE(out.find("in async " + fn("graphdemo::main_coro") + "()"), std::string::npos);
 }
 
 /// The part of gdb's output between two markers echoed around a command.

@@ -53,9 +53,17 @@ struct AwaitSiteRecorder {
   /// 12 copies an awaiter that await_transform returns as a reference (so a non-movable
   /// awaiter such as sock_connect()'s would not compile, and a movable one would be moved).
   template <class A>
-  decltype(auto) await_transform(A&& awaitable, AwaitSite site = AwaitSite::current()) noexcept {
+  decltype(auto) await_transform(A&& awaitable,
+                                 AwaitSite site = ASYNCIO_DETAIL_CALLER_SITE) noexcept {
     static_cast<Promise*>(this)->await_site = site;
-    if constexpr (requires { awaitable.await_ready(); }) {
+    // An operator co_await, member or free, takes precedence over await_ready (as in `co_await`).
+    constexpr bool has_operator = requires {
+      static_cast<A&&>(awaitable).operator co_await();
+    }
+    || requires {
+      operator co_await(static_cast<A&&>(awaitable));
+    };
+    if constexpr (!has_operator && requires { awaitable.await_ready(); }) {
       return AwaiterRef<std::remove_reference_t<A>>{&awaitable};
     } else {
       return static_cast<A&&>(awaitable);

@@ -53,19 +53,19 @@ struct FutureCallGraph {
 /// the outermost if negative; 0 keeps none; nullopt keeps all.
 std::optional<FutureCallGraph> capture_call_graph(
     const AnyTask& task = {}, std::optional<int> limit = std::nullopt,
-    detail::AwaitSite call_site = detail::AwaitSite::current());
+    detail::AwaitSite call_site = ASYNCIO_DETAIL_CALLER_SITE);
 
 /// The printed form of capture_call_graph() (Python 3.14: asyncio.format_call_graph): Python's
 /// exact layout, with C++ function names. Empty string when there is nothing to show.
 std::string format_call_graph(const AnyTask& task = {}, std::optional<int> limit = std::nullopt,
-                              detail::AwaitSite call_site = detail::AwaitSite::current());
+                              detail::AwaitSite call_site = ASYNCIO_DETAIL_CALLER_SITE);
 /// Renders a captured graph in that layout (Python: format_call_graph of a captured graph).
 std::string format_call_graph(const FutureCallGraph& graph);
 
 /// Writes format_call_graph() and a newline to `file` (Python: asyncio.print_call_graph).
 void print_call_graph(const AnyTask& task = {}, std::FILE* file = stdout,
                       std::optional<int> limit = std::nullopt,
-                      detail::AwaitSite call_site = detail::AwaitSite::current());
+                      detail::AwaitSite call_site = ASYNCIO_DETAIL_CALLER_SITE);
 
 /// Every pending task of `loop` as a tree by who awaits whom (Python 3.14: `python -m asyncio
 /// pstree PID`, from inside the program): each task with its state (pending / cancelling N),

@@ -42,7 +42,7 @@ class TaskGroup {
   /// `site`: where it was created (C++ only, leave it defaulted; see asyncio::create_task).
   template <class T>
   Task<T> create_task(Coro<T> coro, std::string name = {},
-                      detail::AwaitSite site = detail::AwaitSite::current()) {
+                      detail::AwaitSite site = ASYNCIO_DETAIL_CALLER_SITE) {
     check_can_create();
     Task<T> task = loop_->create_task(std::move(coro), std::move(name));
     task.impl()->set_creation_site(site);

@@ -101,7 +101,7 @@ Task<T> EventLoop::create_task(Coro<T> coro, std::string name) {
 /// debug reports (Python keeps a creation traceback in debug mode).
 template <class T>
 Task<T> create_task(Coro<T> coro, std::string name = {},
-                    detail::AwaitSite site = detail::AwaitSite::current()) {
+                    detail::AwaitSite site = ASYNCIO_DETAIL_CALLER_SITE) {
   Task<T> task = get_running_loop().create_task(std::move(coro), std::move(name));
   task.impl()->set_creation_site(site);
   return task;

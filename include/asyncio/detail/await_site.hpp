@@ -31,6 +31,8 @@ inline constexpr bool kCallGraph = ASYNCIO_CALL_GRAPH != 0;
 #if defined(__cpp_lib_source_location)
 /// One pointer to a static record of file, line and function.
 using AwaitSite = std::source_location;
+/// The caller's site, as a default argument: `AwaitSite site = ASYNCIO_DETAIL_CALLER_SITE`.
+#define ASYNCIO_DETAIL_CALLER_SITE ::asyncio::detail::AwaitSite::current()
 #else
 /// Compilers without std::source_location (Clang 14 with libstdc++ 12): the same three values
 /// from the builtins, stored by value (three stores instead of one).
@@ -52,6 +54,10 @@ struct AwaitSite {
   constexpr const char* function_name() const noexcept { return function ? function : ""; }
   constexpr std::uint_least32_t line() const noexcept { return line_; }
 };
+// The builtins must appear in the default argument itself: nested in another call's default
+// arguments they would name that call's site.
+#define ASYNCIO_DETAIL_CALLER_SITE \
+  ::asyncio::detail::AwaitSite::current(__builtin_FILE(), __builtin_FUNCTION(), __builtin_LINE())
 #endif
 
 }  // namespace asyncio::detail
