@@ -384,8 +384,10 @@ std::string task_header(const TaskBase& task, EventLoop& loop) {
   std::string s = "(T) Task(name=" + py_repr(task.name()) + ", id=" + hex_id(&task) + ") ";
   s += task.cancelling() > 0 ? "cancelling " + std::to_string(task.cancelling()) : "pending";
   if (LoopAccess::current_task(loop) == &task) s += " (running)";
-  s += ", age ";
-  s += age;
+  if (task.created_ns() != 0) {  // see TaskBase::start
+    s += ", age ";
+    s += age;
+  }
   std::string waits = waiting_on(task);
   if (!waits.empty()) s += ", waiting on " + waits;
   return s;
