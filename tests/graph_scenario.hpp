@@ -83,8 +83,8 @@ inline asyncio::Coro<void> group_body(World& w, asyncio::TaskGroup& tg) {
 
 inline asyncio::Coro<void> main_coro(World& w) {
   co_await w.lock.acquire();  // held until group_body lets go
-  co_await asyncio::task_group(
-      [&w](asyncio::TaskGroup& tg) { return group_body(w, tg); });  // @main
+  auto body = [&w](asyncio::TaskGroup& tg) { return group_body(w, tg); };
+  co_await asyncio::task_group(body);  // @main
 }
 
 /// Runs the scenario on a new loop; `inspect` runs once every task waits.

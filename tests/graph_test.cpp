@@ -445,8 +445,8 @@ TEST(CallGraphReports, SlowCallbackWarningNamesTheTask) {
     }());
     loop.close();
   });
-  EXPECT_NE(err.find("asyncio: Executing <Task 'sluggish' coro=<(anonymous "
-                     "namespace)::wait_forever() running at " +
+  EXPECT_NE(err.find("asyncio: Executing <Task 'sluggish' coro=<" +
+                     fn("(anonymous namespace)::wait_forever") + "() running at " +
                      here(kWaitForeverLine) + "> created at "),
             std::string::npos)
       << err;
