@@ -135,9 +135,12 @@ def discover(build):
         micro[name] = Impl(name, label, cmd, None if cmd else missing)
 
     ours = binary("asyncio_micro")
+    ours_cg = binary("asyncio_micro_callgraph")
     ours_sync = binary("asyncio_micro_sync")
     asio = binary("asio_micro")
     add_micro("asyncio-cpp", "asyncio-cpp (ours)", [ours] if ours else None, "not built (asyncio_micro)")
+    add_micro("asyncio-cpp-callgraph", "asyncio-cpp (ours), ASYNCIO_CALL_GRAPH=1",
+              [ours_cg] if ours_cg else None, "not built (asyncio_micro_callgraph)")
     add_micro("asyncio-cpp-sync", "asyncio-cpp (ours)", [ours_sync] if ours_sync else None,
               "not built (asyncio_micro_sync: Event/Queue headers missing or not compiling)")
     add_micro("boost-asio", "Boost.Asio (C++20 coroutines)", [asio] if asio else None,
@@ -258,7 +261,9 @@ MICRO = {
     },
     "chain": {
         "desc": "await chain: a coroutine awaiting a coroutine ... depth 1,000, N times (ns per level)",
-        "runs": [("asyncio-cpp", "chain", ""), ("boost-asio", "chain", ""),
+        "runs": [("asyncio-cpp", "chain", ""),
+                 ("asyncio-cpp-callgraph", "chain", "await sites recorded"),
+                 ("boost-asio", "chain", ""),
                  ("python3.12-asyncio", "chain", ""), ("python3-debian-asyncio", "chain", ""),
                  ("uvloop", "chain", "")],
         "n": {"*": 2000, "python": 500},
@@ -269,6 +274,7 @@ MICRO = {
     "switch": {
         "desc": "two tasks handing control to each other (ns per hand-off = time / (2 x round trips))",
         "runs": [("asyncio-cpp", "switch_future", "Future<void>"),
+                 ("asyncio-cpp-callgraph", "switch_future", "Future<void>, await sites recorded"),
                  ("asyncio-cpp", "switch_future --runner loop", "Future<void>, bare EventLoop (no run())"),
                  ("asyncio-cpp-sync", "switch_event", "Event"),
                  ("asyncio-cpp-sync", "switch_queue", "Queue"),
@@ -466,6 +472,51 @@ CALLGRIND = [
     ("timers.fire@100k", {"asyncio-cpp": "timers", "boost-asio": "timers"},
      ["--n", "100000", "--phase", "fire"], lambda n: n - n // 2, "fired timer"),
 ]
+
+
+CALLGRAPH_COST = [
+    # (name, workload, args, ops(n), unit): ASYNCIO_CALL_GRAPH off vs on (issue 11)
+    ("chain", "chain", ["--n", "20", "--depth", "1000"], lambda n: n * 1000, "level"),
+    ("switch", "switch_future", ["--n", "10000"], lambda n: 2 * n, "hand-off"),
+    ("spawn", "spawn", ["--n", "10000"], lambda n: n, "task"),
+]
+
+
+def run_callgraph_cost(micro_impls, results, tables):
+    """Instructions per operation with and without the await-site recording, side by side."""
+    if not selected("callgrind.callgraph"):
+        return
+    vg = shutil.which("valgrind")
+    off, on = micro_impls.get("asyncio-cpp"), micro_impls.get("asyncio-cpp-callgraph")
+    t = Table("callgrind: cost of call graphs (ASYNCIO_CALL_GRAPH=0 vs 1, instructions per operation)",
+              ["workload", "unit", "off (release default)", "on", "on - off", "on / off"],
+              ["Same source (bench/micro/asyncio_micro.cpp), built twice; on = what debug builds do by "
+               "default. See docs/debugging.md."])
+    if not vg or not off or off.missing or not on or on.missing:
+        t.notes.append("skipped: valgrind or a binary is missing.")
+        tables.append(t)
+        return
+    log("-- callgrind.callgraph")
+    out = []
+    for name, w, args, ops, unit in CALLGRAPH_COST:
+        n = int(args[args.index("--n") + 1])
+        counts = {}
+        for label, impl in (("off", off), ("on", on)):
+            with tempfile.TemporaryDirectory() as td:
+                cmd = [vg, "--tool=callgrind", "--collect-atstart=no",
+                       "--callgrind-out-file=" + os.path.join(td, "cg.out")] + impl.cmd + w.split() + args
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+            m = re.search(r"Collected : (\d+)", p.stderr)
+            if p.returncode == 0 and m:
+                counts[label] = int(m.group(1)) / ops(n)
+        a, b = counts.get("off"), counts.get("on")
+        t.add([name, unit, fmt(a) if a else "-", fmt(b) if b else "-",
+               ("%+.1f" % (b - a)) if (a and b) else "-", ("%.3f" % (b / a)) if (a and b) else "-"])
+        log("   %-8s off %s on %s Ir/%s" % (name, fmt(a) if a else "-", fmt(b) if b else "-", unit))
+        out.append({"workload": name, "unit": unit, "n": n, "off": a, "on": b})
+    results["callgraph_cost"] = out
+    tables.append(t)
+    log(t.text())
 
 
 def run_callgrind(micro_impls, results, tables):
@@ -725,6 +776,7 @@ def main():
     tables = []
     run_micro(micro_impls, results, tables)
     run_callgrind(micro_impls, results, tables)
+    run_callgraph_cost(micro_impls, results, tables)
     run_net(servers, tools, results, tables)
     elapsed = time.time() - started
     results["elapsed_s"] = elapsed

@@ -45,6 +45,10 @@ install(TARGETS asyncio
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/asyncio"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
   FILES_MATCHING PATTERN "*.hpp")
+# The gdb extension (asyncio ps / asyncio bt, docs/debugging.md):
+#   (gdb) source <prefix>/share/asyncio/gdb/asyncio.py
+install(FILES "${PROJECT_SOURCE_DIR}/tools/gdb/asyncio.py"
+  DESTINATION "${CMAKE_INSTALL_DATADIR}/asyncio/gdb")
 
 set(ASYNCIO_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/asyncio"
   CACHE STRING "Where asyncioConfig.cmake is installed (relative to the prefix)")

@@ -16,7 +16,7 @@ fi
 
 # Required targets: built by the preset already, but make sure (a partial library build
 # elsewhere in the tree must not stop the benchmarks from being built).
-if ! cmake --build "$build" --target asyncio_micro loadgen epoll_echo >"$build/bench-core.log" 2>&1; then
+if ! cmake --build "$build" --target asyncio_micro asyncio_micro_callgraph loadgen epoll_echo >"$build/bench-core.log" 2>&1; then
   echo "bench.sh: the core benchmark targets do not build (measuring stale binaries would be wrong):" >&2
   tail -n 20 "$build/bench-core.log" >&2
   exit 1

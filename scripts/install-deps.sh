@@ -29,6 +29,7 @@ readonly DEPS=(
   "pkg-config:pkg-config"
   "dpkg-dev:dpkg-shlibdeps"
   "file:file"
+  "gdb:gdb"
 )
 
 pkg_installed() {

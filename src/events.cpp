@@ -11,6 +11,7 @@
 
 #include "asyncio/detail/loop_access.hpp"
 #include "asyncio/detail/loop_registry.hpp"
+#include "asyncio/graph.hpp"
 #include "asyncio/unix_events.hpp"
 #include "reactor.hpp"
 
@@ -81,6 +82,7 @@ EventLoop::EventLoop()
     : reactor_(detail::make_epoll_reactor()), watchers_(std::make_unique<detail::IoWatchers>()) {
   std::lock_guard lock(detail::registry_mutex);
   detail::live_loops().insert(this);
+  detail::debug_register_loop(this);  // call graphs: findable from gdb (src/graph.cpp)
 }
 
 EventLoop::~EventLoop() {
@@ -88,6 +90,7 @@ EventLoop::~EventLoop() {
   detail::forget_current_loop(this);
   std::lock_guard lock(detail::registry_mutex);
   detail::live_loops().erase(this);
+  detail::debug_unregister_loop(this);
 }
 
 std::int64_t EventLoop::now_ns() const noexcept {
@@ -310,17 +313,34 @@ void EventLoop::poll_io(std::int64_t timeout_ns) {
 
 // ---- Running -------------------------------------------------------------------------------
 
+namespace {
+/// Debug mode's timed run of a ready item, out of line so that the common path stays small
+/// enough to be inlined into run_once.
+[[gnu::noinline, gnu::cold]] void run_item_timed(EventLoop& loop, detail::ReadyItem item) {
+  std::int64_t t0 = detail::LoopAccess::now_ns(loop);
+  item.run(item.arg, false);
+  double dt = static_cast<double>(detail::LoopAccess::now_ns(loop) - t0) / 1e9;
+  // The task this item stepped, if any (TaskBase::step notes it in debug mode, with a
+  // reference so that it may finish meanwhile).
+  detail::Ref<detail::TaskBase> stepped = detail::take_debug_stepped_task();
+  if (dt >= loop.slow_callback_duration().count()) {
+    if (stepped) {
+      // Python: "Executing <Task pending name=... coro=<f() running at file:line>> took ...".
+      std::fprintf(stderr, "asyncio: Executing <%s> took %.3f seconds\n",
+                   detail::describe_task_for_report(*stepped).c_str(), dt);
+    } else {
+      std::fprintf(stderr, "asyncio: Executing a callback or task step took %.3f seconds\n", dt);
+    }
+  }
+}
+}  // namespace
+
 void EventLoop::run_ready_item(detail::ReadyItem item) {
   if (!debug_) {
     item.run(item.arg, false);
     return;
   }
-  std::int64_t t0 = now_ns();
-  item.run(item.arg, false);
-  double dt = static_cast<double>(now_ns() - t0) / 1e9;
-  if (dt >= slow_callback_duration_.count()) {
-    std::fprintf(stderr, "asyncio: Executing a callback or task step took %.3f seconds\n", dt);
-  }
+  run_item_timed(*this, item);
 }
 
 void EventLoop::run_once() {

@@ -18,7 +18,7 @@ void FutureBase::report_if_unretrieved() noexcept {
   log_traceback_ = false;
   ExceptionContext context{
       is_task() ? "Task exception was never retrieved" : "Future exception was never retrieved",
-      exception_, describe_self()};
+      exception_, describe_for_report()};
   if (loop_is_alive(loop_)) {
     loop_->call_exception_handler(context);
   } else {

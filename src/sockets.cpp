@@ -428,6 +428,7 @@ void SockOp::suspend(std::coroutine_handle<> h, const char* what) {
   TaskBase& task = current_task_for(what);
   task_ = &task;
   loop_ = &task.loop();
+  what_ = what;
   SockOpRegistry::add(*this, what);
   state_ = State::Waiting;
   task.suspend(h, this);

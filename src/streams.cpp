@@ -34,6 +34,10 @@ class StreamWaitAwaiter final : public Suspension {
   void await_suspend(std::coroutine_handle<> h);
   void await_resume();
   bool cancel_awaited(const std::string& message) override;
+  /// Call graphs: e.g. "StreamReader.readline".
+  std::string describe_wait() const override {
+    return std::string("StreamReader.") + (func_name_ ? func_name_ : "read");
+  }
 
  private:
   friend class StreamReaderImpl;

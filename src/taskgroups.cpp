@@ -65,6 +65,7 @@ void TaskGroup::adopt(detail::Ref<detail::TaskBase> task) {
   c->group = this;
   children_.push_back(&c->member);
   ++pending_;
+  task->set_awaited_by(parent_);  // call graphs: the task that entered the group awaits it
   task->add_callback(&c->callback);
 }
 

@@ -2,6 +2,8 @@
 
 #include "asyncio/tasks.hpp"
 
+#include "asyncio/graph.hpp"
+
 namespace asyncio::detail {
 
 TaskBase::TaskBase(EventLoop& loop, std::coroutine_handle<> root, std::string name)
@@ -12,6 +14,7 @@ TaskBase::TaskBase(EventLoop& loop, std::coroutine_handle<> root, std::string na
 TaskBase::~TaskBase() {
   report_if_unretrieved();  // here, while describe_self() still names the task
   if (root_) root_.destroy();
+  drop_awaited_by();
 }
 
 std::string TaskBase::name() const {
@@ -26,6 +29,9 @@ std::string foreign_future_message(const TaskBase& task, const FutureBase& futur
 void TaskBase::start() {
   LoopAccess::check_not_closed(*loop_);
   number_ = static_cast<std::uint32_t>(LoopAccess::next_task_number(*loop_));
+  // The age in task dumps costs a clock read per task (a tenth of a spawn): only in builds
+  // with call graphs on (debug builds by default) or on a loop in debug mode.
+  if (kCallGraph || loop_->get_debug()) created_ns_ = LoopAccess::now_ns(*loop_);
   add_ref();  // the loop's reference, dropped when the task finishes
   LoopAccess::add_pending_task(*loop_, this, &TaskBase::abandon_pending);
   wake();
@@ -70,6 +76,8 @@ void TaskBase::step() noexcept {
       return;
     }
   }
+  if (loop.get_debug()) [[unlikely]]
+    note_debug_step();
   LoopAccess::set_current_task(loop, this);
   resume_point_.resume();
   LoopAccess::set_current_task(loop, previous);
@@ -98,6 +106,7 @@ void TaskBase::finish() noexcept {
   }
   resume_point_ = {};
   waiter_ = nullptr;
+  drop_awaited_by();
   unlink();   // from the loop's pending tasks
   release();  // the loop's reference; may delete this
 }
@@ -108,7 +117,7 @@ void TaskBase::abandon_pending(PendingTask* self) noexcept {
 
 void TaskBase::abandon_pending() noexcept {
   loop_->call_exception_handler(
-      {"Task was destroyed but it is pending!", nullptr, describe_self()});
+      {"Task was destroyed but it is pending!", nullptr, describe_for_report()});
   // It will never complete, so its callbacks will never run: let them free what they own now
   // (this also breaks reference cycles through callbacks, which Python's GC would collect).
   while (CallbackNode* node = callbacks_.pop_front()) node->fire(node, true);
@@ -118,7 +127,38 @@ void TaskBase::abandon_pending() noexcept {
   }
   resume_point_ = {};
   waiter_ = nullptr;
+  drop_awaited_by();
   release();
+}
+
+namespace {
+/// Debug mode: the last task stepped on this thread (a reference), for the slow-callback
+/// warning of EventLoop::run_ready_item.
+thread_local TaskBase* debug_stepped_task = nullptr;
+}  // namespace
+
+void TaskBase::note_debug_step() noexcept {
+  add_ref();
+  if (TaskBase* old = std::exchange(debug_stepped_task, this)) old->release();
+}
+
+Ref<TaskBase> take_debug_stepped_task() noexcept {
+  Ref<TaskBase> task;
+  if (TaskBase* t = std::exchange(debug_stepped_task, nullptr)) {
+    task = Ref<TaskBase>(t);
+    t->release();  // Ref took its own reference
+  }
+  return task;
+}
+
+void TaskBase::set_awaited_by(TaskBase* parent) noexcept {
+  if (awaited_by_ || !parent || parent == this || done()) return;
+  parent->add_ref();
+  awaited_by_ = parent;
+}
+
+void TaskBase::drop_awaited_by() noexcept {
+  if (TaskBase* parent = std::exchange(awaited_by_, nullptr)) parent->release();
 }
 
 }  // namespace asyncio::detail

@@ -10,6 +10,7 @@
 #include "asyncio/exceptions.hpp"
 #include "asyncio/futures.hpp"
 #include "asyncio/gather.hpp"
+#include "asyncio/graph.hpp"
 #include "asyncio/locks.hpp"
 #include "asyncio/net.hpp"
 #include "asyncio/net_errors.hpp"

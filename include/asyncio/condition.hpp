@@ -50,6 +50,8 @@ class ConditionWaitBase : public Suspension {
   ConditionWaitBase& operator=(ConditionWaitBase&&) = delete;
 
   bool cancel_awaited(const std::string& message) override;
+  /// Call graphs: what the task waits on.
+  std::string describe_wait() const override { return "Condition.wait"; }
 
  protected:
   explicit ConditionWaitBase(Condition& cond) noexcept;

@@ -8,11 +8,13 @@
 #pragma once
 
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <type_traits>
 #include <utility>
 
+#include "asyncio/detail/await_site.hpp"
 #include "asyncio/detail/pool_allocator.hpp"
 #include "asyncio/exceptions.hpp"
 
@@ -39,7 +41,55 @@ namespace detail {
 class TaskBase;
 struct CoroAccess;
 
-struct CoroPromiseBase {
+/// What CoroPromiseBase::await_transform returns for an awaiter object: the awaiter itself,
+/// by address (see there). Every call goes to the awaiter, on an lvalue, as `co_await` would.
+template <class A>
+struct AwaiterRef {
+  A* awaiter;
+  decltype(auto) await_ready() { return awaiter->await_ready(); }
+  template <class H>
+  decltype(auto) await_suspend(H h) {
+    return awaiter->await_suspend(h);
+  }
+  decltype(auto) await_resume() { return awaiter->await_resume(); }
+};
+
+/// Gives CoroPromiseBase its await_transform when ASYNCIO_CALL_GRAPH is on, and nothing
+/// otherwise (an empty base either way: the promise's layout does not depend on the option).
+#if ASYNCIO_CALL_GRAPH
+template <class Promise>
+struct AwaitSiteRecorder {
+  /// Records the co_await site, then hands the operand on unchanged: Coro, Task, Future and
+  /// user types with a member or free operator co_await as they are (same object, same value
+  /// category), and an awaiter object (one with await_ready()) through AwaiterRef, which
+  /// calls the object's own await_ready/await_suspend/await_resume on it as an lvalue,
+  /// exactly what `co_await` does with the object itself. The indirection exists because GCC
+  /// 12 copies an awaiter that await_transform returns as a reference (so a non-movable
+  /// awaiter such as sock_connect()'s would not compile, and a movable one would be moved).
+  template <class A>
+  decltype(auto) await_transform(A&& awaitable,
+                                 AwaitSite site = ASYNCIO_DETAIL_CALLER_SITE) noexcept {
+    static_cast<Promise*>(this)->await_site = site;
+    // An operator co_await, member or free, takes precedence over await_ready (as in `co_await`).
+    constexpr bool has_operator = requires {
+      static_cast<A&&>(awaitable).operator co_await();
+    }
+    || requires {
+      operator co_await(static_cast<A&&>(awaitable));
+    };
+    if constexpr (!has_operator && requires { awaitable.await_ready(); }) {
+      return AwaiterRef<std::remove_reference_t<A>>{&awaitable};
+    } else {
+      return static_cast<A&&>(awaitable);
+    }
+  }
+};
+#else
+template <class Promise>
+struct AwaitSiteRecorder {};
+#endif
+
+struct CoroPromiseBase : AwaitSiteRecorder<CoroPromiseBase> {
   // Frames come from the per-thread block cache: spawning is allocation-heavy otherwise.
   static void* operator new(std::size_t size) { return pool_allocate(size); }
   static void operator delete(void* p, std::size_t size) noexcept { pool_deallocate(p, size); }
@@ -48,6 +98,19 @@ struct CoroPromiseBase {
   /// coroutine is a task's root (the task notices completion when resume() returns).
   std::coroutine_handle<> continuation;
   std::exception_ptr exception;
+
+  // ---- Call graphs (asyncio/graph.hpp, tools/gdb/asyncio.py) ----
+  // Maintained only when ASYNCIO_CALL_GRAPH is on (detail/await_site.hpp); the fields exist
+  // either way so that code built with and without it links together.
+  // `await_site`: where this coroutine is (or was last) suspended, i.e. its last co_await,
+  // stored by await_transform (one pointer store per await). Empty before the first await.
+  // `callee`: the Coro this one is awaiting right now, set by Coro::Awaiter while the callee
+  // runs or is suspended, null otherwise. A walker starts at a task's root coroutine (whose
+  // promise is at offset 16 of its frame, see CoroPromise) and follows `callee` down to the
+  // innermost coroutine: only live frames are ever reached, and a coroutine of another type
+  // (which Coro::Awaiter does not drive) simply ends the chain.
+  CoroPromiseBase* callee = nullptr;
+  AwaitSite await_site{};
 
   std::suspend_always initial_suspend() noexcept { return {}; }
 
@@ -87,6 +150,9 @@ struct CoroutineName {
 
 template <class T>
 struct CoroPromise : CoroPromiseBase {
+  // Call-graph walkers find the promise at a fixed offset (16) in every Coro frame, which
+  // holds for promises aligned to at most 16 bytes (GCC and Clang frame layout).
+  static_assert(alignof(T) <= 16, "Coro<T> does not support over-aligned T; wrap it");
   std::optional<T> value;
 
 #if ASYNCIO_COROUTINE_DEBUG
@@ -168,12 +234,19 @@ class [[nodiscard]] Coro {
   /// a finish comes back here.
   struct Awaiter {
     Handle h;  ///< The awaited coroutine.
+    /// The awaiting coroutine's promise when it is a Coro (call graphs), else null.
+    detail::CoroPromiseBase* caller = nullptr;
     /// Always suspends (the callee then runs inline, see above).
     /// C++ only: part of the C++ awaitable protocol (Python: __await__).
     bool await_ready() const noexcept { return false; }
     /// Runs the callee; returns false (continue at once) if it finished without suspending.
     /// C++ only: part of the C++ awaitable protocol (Python: __await__).
-    bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> awaiting) noexcept {
+      if constexpr (detail::kCallGraph && std::is_base_of_v<detail::CoroPromiseBase, P>) {
+        caller = &awaiting.promise();
+        caller->callee = &h.promise();
+      }
       // Non-empty while it runs, so that awaiting it again meanwhile is refused (checked()).
       h.promise().continuation = std::noop_coroutine();
       h.resume();
@@ -183,7 +256,12 @@ class [[nodiscard]] Coro {
     }
     /// The callee's result, or its exception rethrown.
     /// C++ only: part of the C++ awaitable protocol (Python: __await__).
-    T await_resume() { return h.promise().take(); }
+    T await_resume() {
+      if constexpr (detail::kCallGraph) {
+        if (caller) caller->callee = nullptr;
+      }
+      return h.promise().take();
+    }
   };
 
   /// `co_await f()`: runs the coroutine to completion (Python: `await coro`). Throws

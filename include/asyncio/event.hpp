@@ -32,6 +32,8 @@ class [[nodiscard]] EventWait final : public QueueAwaiter {
     if (suspended()) remove_and_check(nullptr);  // set, then destroyed: still a success
     return true;
   }
+  /// Call graphs: what the task waits on.
+  std::string describe_wait() const override { return "Event.wait"; }
 
  private:
   Event* event_;

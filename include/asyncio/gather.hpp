@@ -57,6 +57,7 @@ class GatherCore : public FutureImpl<R> {
     node.owner = this;
     node.child = child;
     this->add_ref();
+    add_awaited_by_current_task(*child);  // call graphs: the gathering task awaits each child
     // Children already done are handled by run_done_children(), synchronously (Python).
     if (!child->done()) child->add_callback(&node);
   }

@@ -366,6 +366,9 @@ class [[nodiscard]] LockAcquire final : public QueueAwaiter {
     }
   }
 
+  /// Call graphs: what the task waits on.
+  std::string describe_wait() const override { return "Lock.acquire"; }
+
  private:
   /// Python: the rest of Lock.acquire() after `await fut`.
   void resume() {

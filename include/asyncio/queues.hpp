@@ -91,6 +91,11 @@ class QueueWaiter final : public ListNode, public Suspension {
   /// wake-up already received on to the next waiter, as Python's get()/put() do).
   void resumed();
 
+  /// Call graphs: "Queue.get", "Queue.put" or "Queue.join".
+  std::string describe_wait() const override {
+    return kind_ == Kind::Get ? "Queue.get" : kind_ == Kind::Put ? "Queue.put" : "Queue.join";
+  }
+
  private:
   friend class QueueCore;
   /// Idle: never suspended. Waiting: linked in the queue. Woken: unlinked by the queue, a

@@ -180,6 +180,9 @@ class [[nodiscard]] SemaphoreAcquire final : public QueueAwaiter {
     }
   }
 
+  /// Call graphs: what the task waits on.
+  std::string describe_wait() const override { return "Semaphore.acquire"; }
+
  private:
   /// Python: the rest of Semaphore.acquire() after `await fut`.
   void resume() {

@@ -74,6 +74,7 @@ Future<value_of_t<A>> shield_impl(A&& aw) {
   // alive in turn: while neither completes, that cycle would leak (Python's GC collects it).
   // It reaches `inner` through `link`, which the inner callback clears when it goes (run,
   // removed, or discarded because `inner` is destroyed).
+  detail::add_awaited_by_current_task(*inner.impl());  // call graphs (Python does the same)
   auto link = std::make_shared<detail::ShieldLink>();
   link->inner = inner.impl();
   auto on_inner_done = [outer, propagate, clear = detail::ShieldLinkClearer{link}](auto& in) {

@@ -259,6 +259,10 @@ class SockOp : public IoHandler, public Suspension {
 
   void on_io(bool readable, bool writable) noexcept override;
   bool cancel_awaited(const std::string& message) override;
+  /// Call graphs: the operation and its fd, e.g. "sock_recv fd=7".
+  std::string describe_wait() const override {
+    return std::string(what_ ? what_ : "sock") + " fd=" + std::to_string(fd_);
+  }
 
  protected:
   ~SockOp();
@@ -289,6 +293,7 @@ class SockOp : public IoHandler, public Suspension {
   TaskBase* task_ = nullptr;
   EventLoop* loop_ = nullptr;
   std::string cancel_message_;
+  const char* what_ = nullptr;  // the operation's name, for call graphs (set when suspending)
 };
 
 class [[nodiscard]] SockRecvInto final : public SockOp {

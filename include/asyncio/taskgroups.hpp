@@ -41,12 +41,15 @@ class TaskGroup {
   ~TaskGroup();
 
   /// Starts `coro` as a child task of the group (Python: TaskGroup.create_task).
+  /// `site`: where it was created (C++ only, leave it defaulted; see asyncio::create_task).
   template <class T>
-  Task<T> create_task(Coro<T> coro, std::string name = {}) {
+  Task<T> create_task(Coro<T> coro, std::string name = {},
+                      detail::AwaitSite site = ASYNCIO_DETAIL_CALLER_SITE) {
     // Python 3.13 closes a refused coroutine (3.12 also warns it was never awaited).
     detail::CoroAccess::mute_never_awaited(coro);
     check_can_create();
     Task<T> task = loop_->create_task(std::move(coro), std::move(name));
+    task.impl()->set_creation_site(site);
     adopt(detail::Ref<detail::TaskBase>(task.impl()));
     return task;
   }

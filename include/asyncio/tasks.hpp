@@ -105,9 +105,14 @@ Task<T> EventLoop::create_task(Coro<T> coro, std::string name) {
 }
 
 /// Schedules `coro` as a task on the running loop (Python: asyncio.create_task).
+/// `site` (C++ only, leave it defaulted): where the task was created, for call graphs and
+/// debug reports (Python keeps a creation traceback in debug mode).
 template <class T>
-Task<T> create_task(Coro<T> coro, std::string name = {}) {
-  return get_running_loop().create_task(std::move(coro), std::move(name));
+Task<T> create_task(Coro<T> coro, std::string name = {},
+                    detail::AwaitSite site = ASYNCIO_DETAIL_CALLER_SITE) {
+  Task<T> task = get_running_loop().create_task(std::move(coro), std::move(name));
+  task.impl()->set_creation_site(site);
+  return task;
 }
 
 namespace detail {
@@ -205,6 +210,9 @@ class [[nodiscard]] SleepAwaiter final : public Suspension, private TimerEntry {
     if (!message.empty()) message_ = std::make_unique<std::string>(message);
     return true;
   }
+
+  /// Call graphs: what the task waits on.
+  std::string describe_wait() const override { return "sleep"; }
 
   T await_resume() {
     if (state_ == State::Cancelled) {

@@ -124,6 +124,7 @@ run lib-configure 120 cmake -S "$repo" -B "$lib" "${generator[@]}" "${launcher[@
   -DCMAKE_INSTALL_PREFIX=/usr
 run lib-build 900 cmake --build "$lib" -j "$jobs"
 run lib-install 60 cmake --install "$lib" --prefix "$prefix"
+[[ -f "$prefix/share/asyncio/gdb/asyncio.py" ]] || die "the gdb extension is not installed"
 run lib-cpack 120 cpack -G DEB -B "$lib/pkg" --config "$lib/CPackConfig.cmake"
 deb="$(echo "$lib"/pkg/"$pkg"_*.deb)"
 [[ -f "$deb" ]] || die "no $pkg .deb in $lib/pkg"

@@ -46,6 +46,12 @@ class Suspension {
   /// CancelledError because of it (Python: `task._fut_waiter.cancel(msg)`).
   virtual bool cancel_awaited(const std::string& message) = 0;
 
+  // ---- Call graphs (asyncio/graph.hpp); never on a hot path ----
+  /// The future or task the suspended task waits for, if it is one (an awaited_by edge).
+  virtual FutureBase* awaited_future() const noexcept { return nullptr; }
+  /// What the task waits on, for people: "Lock.acquire", "Queue.get", "sock_recv fd=7".
+  virtual std::string describe_wait() const { return {}; }
+
  protected:
   ~Suspension() = default;
 };
@@ -95,6 +101,9 @@ class FutureBase : public RefCounted, public PoolAllocated {
 
   /// A description for error reports ("Task-3", "Future").
   virtual std::string describe_self() const { return "Future"; }
+  /// The description in exception-handler reports ("exception was never retrieved"); tasks
+  /// add where they wait and where they were created.
+  virtual std::string describe_for_report() const { return describe_self(); }
   /// Whether this is a task (for error messages).
   virtual bool is_task() const noexcept { return false; }
 
@@ -148,6 +157,11 @@ struct UserCallback final : CallbackNode {
 
 /// The current task of the running loop, or a RuntimeError naming what needed it.
 TaskBase& current_task_for(const char* what);
+
+/// Call graphs (Python: futures.future_add_to_awaited_by(child, current_task())): records that
+/// the current task, if any, waits for `child` when `child` is a task of the running loop.
+/// Used by gather() and shield(); src/graph.cpp.
+void add_awaited_by_current_task(FutureBase& child) noexcept;
 
 }  // namespace detail
 }  // namespace asyncio

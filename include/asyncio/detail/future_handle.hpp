@@ -34,6 +34,10 @@ class FutureAwaiter final : public CallbackNode, public Suspension {
   /// The future, once done; delivers a pending cancellation of the awaiting task first.
   Impl& resumed();
 
+  /// Call graphs: a task awaiting a task is awaited_by it.
+  FutureBase* awaited_future() const noexcept override { return future_.get(); }
+  std::string describe_wait() const override { return future_->describe_self(); }
+
  private:
   static void on_done(void* self, bool discard);
 

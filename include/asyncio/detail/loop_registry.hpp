@@ -10,4 +10,9 @@ bool loop_is_alive(const EventLoop* loop) noexcept;
 /// Prints the context to stderr (the default exception handler's format).
 void report_without_loop(const ExceptionContext& context) noexcept;
 
+/// The loops a debugger can find (src/graph.cpp: `asyncio::detail::debug_loops`, read by
+/// tools/gdb/asyncio.py). Called by EventLoop's constructor and destructor.
+void debug_register_loop(EventLoop* loop) noexcept;
+void debug_unregister_loop(EventLoop* loop) noexcept;
+
 }  // namespace asyncio::detail

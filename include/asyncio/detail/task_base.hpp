@@ -40,6 +40,9 @@ class TaskBase : public FutureBase, public PendingTask {
   std::string name() const;
   void set_name(std::string name) { name_ = std::make_unique<std::string>(std::move(name)); }
   std::string describe_self() const override { return "Task '" + name() + "'"; }
+  /// describe_self() plus " coro=<f() running at file:line>" (where it is suspended) and
+  /// " created at file:line", as Python's task repr in error reports (src/graph.cpp).
+  std::string describe_for_report() const override;
   bool is_task() const noexcept override { return true; }
 
   /// Called by an awaiter's await_suspend: the task now waits on `waiter` and resumes `h`.
@@ -73,6 +76,20 @@ class TaskBase : public FutureBase, public PendingTask {
   static void abandon_pending(PendingTask* self) noexcept;
   void abandon_pending() noexcept;
 
+  // ---- Call graphs (asyncio/graph.hpp) ----
+  /// The task's root coroutine, a Coro frame (null once done).
+  std::coroutine_handle<> root() const noexcept { return root_; }
+  /// What the task is suspended on (null while scheduled, running or done).
+  Suspension* waiter() const noexcept { return waiter_; }
+  /// Python's future_add_to_awaited_by(this, parent) for structured parents (TaskGroup,
+  /// gather, shield): `parent` is kept alive until this task finishes. The first parent wins.
+  void set_awaited_by(TaskBase* parent) noexcept;
+  TaskBase* awaited_by() const noexcept { return awaited_by_; }
+  /// Where create_task() was called (empty if unknown), and when (the loop's clock).
+  const AwaitSite& creation_site() const noexcept { return creation_site_; }
+  void set_creation_site(const AwaitSite& site) noexcept { creation_site_ = site; }
+  std::int64_t created_ns() const noexcept { return created_ns_; }
+
   /// Registers with the loop and schedules the first step (Python: Task.__init__). Called
   /// once, by create_task() or by the loop's task factory (asyncio/task_factory.hpp).
   void start();
@@ -99,10 +116,20 @@ class TaskBase : public FutureBase, public PendingTask {
   std::uint16_t num_cancels_requested_ = 0;
   bool must_cancel_ = false;
   bool started_ = false;
+  // Call graphs: 24 bytes (a task's state grows from 120 to 144 bytes, see docs/debugging.md).
+  TaskBase* awaited_by_ = nullptr;  // a strong reference, dropped when the task finishes
+  AwaitSite creation_site_{};
+  std::int64_t created_ns_ = 0;
 
  private:
   void finish() noexcept;
+  void drop_awaited_by() noexcept;
+  void note_debug_step() noexcept;
 };
+
+/// Debug mode (slow-callback warning): the task the current ready item stepped, with a
+/// reference; null if it stepped none. Taking it clears it (src/tasks.cpp).
+Ref<TaskBase> take_debug_stepped_task() noexcept;
 
 /// Python's "Task {task!r} got Future {future!r} attached to a different loop", with the
 /// library's descriptions in the brackets. Reads only what is immutable or set before the

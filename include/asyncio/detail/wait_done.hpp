@@ -33,6 +33,10 @@ class WaitDone final : public CallbackNode, public Suspension {
     task_->wake();
     return true;
   }
+  /// Call graphs: the watched future (wait(), wait_for() expiry).
+  FutureBase* awaited_future() const noexcept override { return future_.get(); }
+  std::string describe_wait() const override { return "wait " + future_->describe_self(); }
+
   void await_resume() {
     if (!task_) return;
     if (cancelled_) {
