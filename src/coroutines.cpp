@@ -15,13 +15,7 @@ void report_never_awaited(const char* name) noexcept {
     // Python: "RuntimeWarning: coroutine 'f' was never awaited".
     ExceptionContext context{
         std::string("coroutine '") + (name ? name : "?") + "' was never awaited", {}, {}};
-    EventLoop* loop = running_loop;
-    if (loop == nullptr) {
-      report_without_loop(context);
-      return;
-    }
-    if (TaskBase* task = LoopAccess::current_task(*loop)) context.task = task->name();
-    loop->call_exception_handler(context);
+    report_to_running_loop(std::move(context));
   } catch (...) {
     // Reporting must not throw out of a destructor; an allocation failure loses the report.
   }

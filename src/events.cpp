@@ -63,6 +63,16 @@ void report_without_loop(const ExceptionContext& context) noexcept {
   std::fprintf(stderr, "\n");
 }
 
+void report_to_running_loop(ExceptionContext context) {
+  EventLoop* loop = running_loop;
+  if (loop == nullptr) {
+    report_without_loop(context);
+    return;
+  }
+  if (TaskBase* task = LoopAccess::current_task(*loop)) context.task = task->name();
+  loop->call_exception_handler(context);
+}
+
 }  // namespace detail
 
 // ---- Handles -------------------------------------------------------------------------------

@@ -8,16 +8,6 @@ namespace asyncio::detail {
 
 namespace {
 
-const ExceptionGroup* as_group(const std::exception_ptr& e) noexcept {
-  try {
-    std::rethrow_exception(e);
-  } catch (const ExceptionGroup& g) {
-    return &g;
-  } catch (...) {
-    return nullptr;
-  }
-}
-
 /// Appends the leaves (non-group exceptions) of `e`, depth first.
 void collect_leaves(const std::exception_ptr& e, std::vector<std::exception_ptr>& out) {
   if (const ExceptionGroup* g = as_group(e)) {

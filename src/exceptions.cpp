@@ -25,6 +25,18 @@ std::string describe(const std::exception_ptr& e) {
 }  // namespace asyncio
 
 namespace asyncio::detail {
+
+/// The ExceptionGroup `e` holds, or null. The pointer lives as long as `e`'s exception.
+const ExceptionGroup* as_group(const std::exception_ptr& e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const ExceptionGroup& g) {
+    return &g;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
 bool is_cancelled_error(const std::exception_ptr& e) noexcept {
   if (!e) return false;
   try {
@@ -43,17 +55,6 @@ namespace {
 
 using Matcher = bool (*)(const std::exception_ptr&, void* ctx);
 
-/// The ExceptionGroup `e` holds, or null. The pointer lives as long as `e`'s exception.
-const ExceptionGroup* as_group(const std::exception_ptr& e) noexcept {
-  try {
-    std::rethrow_exception(e);
-  } catch (const ExceptionGroup& g) {
-    return &g;
-  } catch (...) {
-    return nullptr;
-  }
-}
-
 void split_children(const ExceptionGroup& g, Matcher match, void* ctx, bool with_rest,
                     std::vector<std::exception_ptr>& matched,
                     std::vector<std::exception_ptr>& rest);
@@ -66,7 +67,7 @@ void split_one(const std::exception_ptr& e, Matcher match, void* ctx, bool with_
     matched = e;
     return;
   }
-  const ExceptionGroup* g = as_group(e);
+  const ExceptionGroup* g = detail::as_group(e);
   if (g == nullptr) {
     if (with_rest) rest = e;
     return;

@@ -10,14 +10,7 @@ namespace asyncio {
 namespace detail {
 
 void report_guard_error(const char* message) noexcept {
-  ExceptionContext context{message, std::current_exception(), {}};
-  EventLoop* loop = running_loop;
-  if (loop == nullptr) {
-    report_without_loop(context);
-    return;
-  }
-  if (TaskBase* task = LoopAccess::current_task(*loop)) context.task = task->name();
-  loop->call_exception_handler(context);
+  report_to_running_loop({message, std::current_exception(), {}});
 }
 
 namespace {

@@ -20,9 +20,9 @@
 
 /// Debug builds (default: when NDEBUG is not defined) report a Coro destroyed without ever
 /// being awaited or given to a task: "coroutine 'f' was never awaited" (Python's
-/// RuntimeWarning). It adds a pointer to each coroutine frame and a check to ~Coro; release
-/// builds pay nothing. Like NDEBUG for the standard containers' debug modes, define it to the
-/// same value in every translation unit of a program (the frame layout depends on it).
+/// RuntimeWarning). It costs a pointer store when a coroutine is called and a check in ~Coro;
+/// release builds only carry the (unset) pointer in each frame. Translation units built with
+/// and without it link together: the frame layout does not depend on it.
 #ifndef ASYNCIO_COROUTINE_DEBUG
 #ifdef NDEBUG
 #define ASYNCIO_COROUTINE_DEBUG 0
@@ -129,10 +129,12 @@ struct CoroPromiseBase : AwaitSiteRecorder<CoroPromiseBase> {
 
   void unhandled_exception() noexcept { exception = std::current_exception(); }
 
-#if ASYNCIO_COROUTINE_DEBUG
-  /// The coroutine function's name, for "coroutine '...' was never awaited".
+  /// The coroutine function's name, for "coroutine '...' was never awaited"; set only when
+  /// ASYNCIO_COROUTINE_DEBUG is on. The field exists either way, so that the promise's layout
+  /// does not depend on the option: a program may mix translation units built with and
+  /// without it (an application built in debug mode against a release build of the library),
+  /// and frames made by code built without it simply carry no name and are never reported.
   const char* debug_name = nullptr;
-#endif
 };
 
 #if ASYNCIO_COROUTINE_DEBUG

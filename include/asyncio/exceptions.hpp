@@ -174,6 +174,11 @@ std::string describe(const std::exception_ptr& e);
 std::string format_exception(const std::exception_ptr& e);
 
 namespace detail {
+/// The ExceptionGroup `e` holds, or null. The pointer lives as long as `e`'s exception.
+const ExceptionGroup* as_group(const std::exception_ptr& e) noexcept;
+}  // namespace detail
+
+namespace detail {
 /// Whether `e` holds a CancelledError.
 bool is_cancelled_error(const std::exception_ptr& e) noexcept;
 }  // namespace detail
