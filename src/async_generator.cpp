@@ -141,9 +141,10 @@ bool AsyncGenPromiseBase::finish_step(AsyncGenOp op, bool ran) {
 }
 
 void release_async_gen(AsyncGenPromiseBase* p) noexcept {
-  if (p->driving || (p->external && p->linked())) {
-    // A step is running it (its awaitable releases it when it goes), or shutdown_asyncgens is
-    // closing it (and destroys it afterwards).
+  if (p->driving || p->external) {
+    // A step is running it (its awaitable releases it when it goes), or shutdown_asyncgens has
+    // taken it for closing (its closer destroys it afterwards, even when the generator finished
+    // meanwhile in another task: the closer still holds the pointer).
     p->orphan = true;
     return;
   }
@@ -174,8 +175,7 @@ void release_async_gen(AsyncGenPromiseBase* p) noexcept {
       Coro<> closer = finalize(FinalizerRef(p));
       // Discarded unstarted when the loop closes first: that is not a forgotten co_await.
       CoroAccess::mute_never_awaited(closer);
-      loop->call_soon(
-          [c = std::move(closer), loop]() mutable { loop->create_task(std::move(c)); });
+      loop->call_soon([c = std::move(closer), loop]() mutable { loop->create_task(std::move(c)); });
     } catch (...) {
       // Out of memory: the FinalizerRef's destructor has released p again, and that call
       // (seeing `finalizing`) left it to the loop as an orphan.
@@ -193,16 +193,26 @@ void release_async_gen(AsyncGenPromiseBase* p) noexcept {
 
 namespace {
 
-/// Closes one generator for shutdown_asyncgens() and destroys it if nobody owns it.
-Coro<> close_for_shutdown(detail::AsyncGenPromiseBase* p) {
-  struct Done {
-    detail::AsyncGenPromiseBase* p;
-    ~Done() {
-      p->external = false;
-      if (p->orphan && !p->driving) detail::destroy_frame(p);
-    }
-  } done{p};
-  co_await detail::AsyncGenStep<int, detail::AsyncGenOp::Aclose>(p);
+/// Hands a generator taken by shutdown_asyncgens() back: clears `external` and destroys the
+/// frame if its owner went meanwhile. Move-only, so that exactly one copy (the closer frame's
+/// parameter) acts.
+struct ShutdownClaim {
+  detail::AsyncGenPromiseBase* p;
+  explicit ShutdownClaim(detail::AsyncGenPromiseBase* gen) noexcept : p(gen) {}
+  ShutdownClaim(ShutdownClaim&& o) noexcept : p(std::exchange(o.p, nullptr)) {}
+  ShutdownClaim& operator=(ShutdownClaim&&) = delete;
+  ~ShutdownClaim() {
+    if (p == nullptr) return;
+    p->external = false;
+    if (p->orphan && !p->driving) detail::destroy_frame(p);
+  }
+};
+
+/// Closes one generator for shutdown_asyncgens() and destroys it if nobody owns it. The claim
+/// is a parameter, so the generator is handed back even if this coroutine never runs (its
+/// task cancelled before the first step, or the loop closed).
+Coro<> close_for_shutdown(ShutdownClaim claim) {
+  co_await detail::AsyncGenStep<int, detail::AsyncGenOp::Aclose>(claim.p);
 }
 
 }  // namespace
@@ -224,7 +234,7 @@ Coro<void> EventLoop::shutdown_asyncgens() {
   closers.reserve(closing.size());
   for (auto* p : closing) {
     names.push_back(detail::describe(p));
-    closers.push_back(close_for_shutdown(p));
+    closers.push_back(close_for_shutdown(ShutdownClaim(p)));
   }
   auto results = co_await gather(return_exceptions, std::move(closers));
   for (std::size_t i = 0; i < results.size(); ++i) {

@@ -501,9 +501,9 @@ void SocketTransport::call_connection_lost(std::exception_ptr exc, bool from_io)
     // A sendfile() waiting for the buffer to drain (Python 3.12.1 means to do this too, but
     // its waiter is already done then: InvalidStateError, and sendfile() hangs).
     try {
-      empty_waiter_->set_exception(
-          exc ? exc
-              : std::make_exception_ptr(ConnectionError(ENOTCONN, "Connection is closed by peer")));
+      empty_waiter_->set_exception(exc ? exc
+                                       : std::make_exception_ptr(ConnectionError(
+                                             std::string("Connection is closed by peer"))));
     } catch (...) {
     }
   }

@@ -234,7 +234,7 @@ class SendfileFallbackProtocol final : public Protocol {
 
   /// Python: drain() — waits while the transport's buffer is over its high-water mark.
   Coro<void> drain() {
-    if (transport_->is_closing()) throw ConnectionError(ENOTCONN, "Connection closed by peer");
+    if (transport_->is_closing()) throw ConnectionError(std::string("Connection closed by peer"));
     if (!write_ready_) co_return;
     Future<void> f = *write_ready_;
     co_await f;
@@ -246,9 +246,9 @@ class SendfileFallbackProtocol final : public Protocol {
   void connection_lost(std::exception_ptr exc) override {
     if (write_ready_ && !write_ready_->done()) {
       // Never happens if the peer disconnects after the whole content: so it is an error.
-      write_ready_->set_exception(
-          exc ? exc
-              : std::make_exception_ptr(ConnectionError(ENOTCONN, "Connection is closed by peer")));
+      write_ready_->set_exception(exc ? exc
+                                      : std::make_exception_ptr(ConnectionError(
+                                            std::string("Connection is closed by peer"))));
     }
     if (proto_) proto_->connection_lost(exc);
   }

@@ -234,3 +234,43 @@ TEST(AsyncGeneratorTest, DroppingTheOwnerWhileAStepRunsIsSafe) {
   ev.push_back("after run");
   EXPECT_EQ(ev, (Events{"dropped", "2", "slow cleanup", "after run"}));
 }
+
+// shutdown_asyncgens() called by the program while another task still iterates a generator:
+//   async def one():
+//       yield 1
+//   async def user(ev):
+//       g = one(); await anext(g); await asyncio.sleep(0)
+//       async for _ in g: pass          # exhausted in the iteration where the closer is queued
+//       ev.append("user done")
+//   async def main():
+//       t = asyncio.create_task(user(ev)); await asyncio.sleep(0)
+//       await asyncio.get_running_loop().shutdown_asyncgens(); await t
+// The generator finishes and its owner drops it before the closer task's first step; the
+// closer must not touch the freed frame (regression: it did, a heap-use-after-free under ASan).
+namespace {
+AsyncGenerator<int> one() {
+  co_yield 1;
+}
+}  // namespace
+
+TEST(AsyncGeneratorTest, ShutdownAsyncgensWhileAnotherTaskExhaustsTheGenerator) {
+  Events ev;
+  auto user = [&]() -> Coro<> {
+    {
+      auto g = one();
+      ev.push_back(std::to_string(co_await g.anext()));
+      co_await asyncio::sleep(0s);
+      while (auto v = co_await g.next()) ev.push_back("unexpected");
+    }
+    ev.push_back("user done");
+  };
+  auto main = [&]() -> Coro<> {
+    auto t = asyncio::create_task(user());
+    co_await asyncio::sleep(0s);
+    co_await asyncio::get_running_loop().shutdown_asyncgens();
+    co_await t;
+    ev.push_back("main done");
+  };
+  asyncio::run(main());
+  EXPECT_EQ(ev, (Events{"1", "user done", "main done"}));
+}

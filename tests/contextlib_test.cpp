@@ -345,13 +345,15 @@ TEST(Contextlib, AsyncWithTaskGroup) {
       co_await asyncio::sleep(10ms);
       log.push_back("child done");
     };
-    int r = co_await asyncio::async_with(tg, [&](asyncio::TaskGroup& g) -> Coro<int> {
-      EXPECT_EQ(&g, &tg);
-      g.create_task(child());
-      log.push_back("body done");
-      co_return 4;
-    });
-    log.push_back("after " + std::to_string(r));
+    // std::optional: a TaskGroup's aexit can suppress (the CancelledError of its cancel()).
+    std::optional<int> r =
+        co_await asyncio::async_with(tg, [&](asyncio::TaskGroup& g) -> Coro<int> {
+          EXPECT_EQ(&g, &tg);
+          g.create_task(child());
+          log.push_back("body done");
+          co_return 4;
+        });
+    log.push_back("after " + std::to_string(r.value()));
 
     // A failing child: ExceptionGroup out of the statement, the body cancelled.
     asyncio::TaskGroup tg2;
@@ -468,3 +470,32 @@ TEST(Contextlib, AsyncContextFromTwoCallables) {
 }
 
 }  // namespace
+
+// Python 3.15:
+//   async def main():
+//       async with asyncio.TaskGroup() as tg:
+//           async def child():
+//               await asyncio.sleep(0); tg.cancel()
+//           tg.create_task(child())
+//           await asyncio.sleep(10)
+//       print("after", asyncio.current_task().cancelling())   # after 0
+// The group's own cancel() ends the block normally through async_with too, not only through
+// task_group() (regression: aexit returned void, so the CancelledError escaped).
+TEST(Contextlib, AsyncWithTaskGroupCancelEndsTheBlockNormally) {
+  Log log;
+  run_main([&]() -> Coro<> {
+    asyncio::TaskGroup tg;
+    std::optional<int> r =
+        co_await asyncio::async_with(tg, [&](asyncio::TaskGroup& g) -> Coro<int> {
+          g.create_task([](asyncio::TaskGroup& group) -> Coro<> {
+            co_await asyncio::sleep(0s);
+            group.cancel();
+          }(g));
+          co_await asyncio::sleep(10s);
+          co_return 1;
+        });
+    log.push_back(r ? "value" : "no value");
+    log.push_back("after " + std::to_string(asyncio::current_task().cancelling()));
+  });
+  EXPECT_EQ(log, (Log{"no value", "after 0"}));
+}

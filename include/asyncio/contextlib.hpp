@@ -36,8 +36,8 @@
 //
 // The manager is taken by reference when it is an lvalue (it outlives the statement, so its
 // state can be read afterwards), and moved into the operation when it is a movable temporary.
-// A non-movable temporary (`async_with(asyncio::timeout(1s), ...)`) is referenced: it lives
-// until the end of the full expression, so `co_await` the operation in that same expression.
+// A temporary that cannot be moved is refused at compile time (the operation is lazy and may
+// outlive the full expression): name it. `asyncio::timeout(1s)` can be moved until entered.
 #pragma once
 
 #include <exception>
@@ -75,7 +75,7 @@ concept CmAwaitable = requires(typename AwaiterOf<A>::type& w) {
 
 /// The type of `co_await std::declval<A>()`.
 template <class A>
-using await_result_t = decltype(std::declval<typename AwaiterOf<A>::type&>().await_resume());
+using raw_await_result_t = decltype(std::declval<typename AwaiterOf<A>::type&>().await_resume());
 
 }  // namespace detail
 
@@ -88,9 +88,10 @@ concept AsyncContextManager = requires(CM& cm, std::exception_ptr e) {
   { cm.aexit(e) } -> detail::CmAwaitable;
 }
 &&(std::is_void_v<
-       detail::await_result_t<decltype(std::declval<CM&>().aexit(std::exception_ptr()))>> ||
+       detail::raw_await_result_t<decltype(std::declval<CM&>().aexit(std::exception_ptr()))>> ||
    std::is_convertible_v<
-       detail::await_result_t<decltype(std::declval<CM&>().aexit(std::exception_ptr()))>, bool>);
+       detail::raw_await_result_t<decltype(std::declval<CM&>().aexit(std::exception_ptr()))>,
+       bool>);
 
 namespace detail {
 
@@ -120,8 +121,9 @@ template <class V>
 inline constexpr bool is_reference_wrapper_v<std::reference_wrapper<V>> = true;
 
 template <class A>
-using enter_value_t = std::conditional_t<std::is_lvalue_reference_v<await_result_t<A>>,
-                                         await_result_t<A>, std::remove_cvref_t<await_result_t<A>>>;
+using enter_value_t =
+    std::conditional_t<std::is_lvalue_reference_v<raw_await_result_t<A>>, raw_await_result_t<A>,
+                       std::remove_cvref_t<raw_await_result_t<A>>>;
 
 /// Calls the body with aenter's value when it accepts it, else with no argument.
 template <class F, class V>
@@ -143,8 +145,8 @@ struct WithTraits {
   using V = enter_value_t<Enter>;
   using Body = decltype(call_with_value(std::declval<F&>(), std::declval<EnterValue<V>&>()));
   static_assert(CmAwaitable<Body>, "async_with: the body must return an awaitable (a Coro)");
-  using T = await_result_t<Body>;
-  using X = await_result_t<decltype(std::declval<M&>().aexit(std::exception_ptr()))>;
+  using T = raw_await_result_t<Body>;
+  using X = raw_await_result_t<decltype(std::declval<M&>().aexit(std::exception_ptr()))>;
   static constexpr bool can_suppress = !std::is_void_v<X>;
   /// A suppressed exception leaves no body result: optional<T> when aexit can suppress.
   using R = std::conditional_t<std::is_void_v<T> || !can_suppress, T, std::optional<T>>;
@@ -218,6 +220,11 @@ auto async_with(CM&& cm, F body) {
   } else if constexpr (!std::is_lvalue_reference_v<CM> && std::is_move_constructible_v<M>) {
     return detail::async_with_impl<M, M>(std::move(cm), std::move(body));
   } else {
+    // The operation is lazy: a temporary referenced here would be gone by the time it runs
+    // when it is stored (`auto op = async_with(...)`) or handed to create_task().
+    static_assert(std::is_lvalue_reference_v<CM>,
+                  "async_with: a context manager that cannot be moved must be a named object "
+                  "(`M cm; co_await asyncio::async_with(cm, body);`)");
     return detail::async_with_impl<M, M&>(cm, std::move(body));
   }
 }
@@ -239,7 +246,7 @@ auto async_with(CM&& cm, F body) {
 /// exception instead of re-raising it). Single use, like the generator behind Python's.
 template <class Enter, class Exit>
 class AsyncContext {
-  using V = std::remove_cvref_t<detail::await_result_t<std::invoke_result_t<Enter&>>>;
+  using V = std::remove_cvref_t<detail::raw_await_result_t<std::invoke_result_t<Enter&>>>;
   using Slot = std::conditional_t<std::is_void_v<V>, char, V>;
 
  public:

@@ -259,9 +259,9 @@ class [[nodiscard]] Coro {
     /// The callee's result, or its exception rethrown.
     /// C++ only: part of the C++ awaitable protocol (Python: __await__).
     T await_resume() {
-      if constexpr (detail::kCallGraph) {
-        if (caller) caller->callee = nullptr;
-      }
+      // Unconditional: `caller` is null unless a call-graph build set it, and another
+      // translation unit's await_suspend (built with the option on) may have set it.
+      if (caller) caller->callee = nullptr;
       return h.promise().take();
     }
   };

@@ -91,8 +91,13 @@ class TaskGroup {
       return *this;
     });
   }
-  /// `co_await tg.aexit(e)`: exit(e) (Python: __aexit__; never suppresses).
-  Coro<> aexit(std::exception_ptr body_exception) { return exit(std::move(body_exception)); }
+  /// `co_await tg.aexit(e)`: exit(e) (Python: __aexit__). Gives true, suppressing `e`, when
+  /// exit() returns normally with an exception: the CancelledError of the group's own
+  /// cancel() (Python 3.15); whatever else must propagate, exit() throws.
+  Coro<bool> aexit(std::exception_ptr body_exception) {
+    co_await exit(body_exception);
+    co_return body_exception != nullptr;
+  }
 
  private:
   struct Child;

@@ -36,6 +36,12 @@ class Timeout {
  public:
   /// `when`: absolute deadline on the loop.time() clock; nullopt: no deadline (yet).
   explicit Timeout(std::optional<double> when) noexcept : when_(when) {}
+  /// Moves a Timeout that was not entered yet (so that `async_with(asyncio::timeout(1s), ...)`
+  /// can own it). An entered Timeout is bound to its address (its deadline callback points to
+  /// it): moving one terminates the program.
+  Timeout(Timeout&& o) noexcept : when_(o.when_) {
+    if (o.state_ != State::Created) std::terminate();
+  }
   Timeout(const Timeout&) = delete;
   Timeout& operator=(const Timeout&) = delete;
   ~Timeout() { handle_.cancel(); }
