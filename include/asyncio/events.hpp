@@ -601,7 +601,7 @@ std::unique_ptr<EventLoop> new_event_loop();
 void set_event_loop(EventLoop* loop) noexcept;
 /// The running loop if there is one, else this thread's current loop (Python:
 /// asyncio.get_event_loop()). Without either, RuntimeError("There is no current event loop in
-/// thread 'MainThread'.") (another thread is named 'Thread-<id>'). Deliberate difference:
+/// thread 'MainThread'.") (another thread is named 'Thread-' and its id). Deliberate difference:
 /// Python 3.12 would create a loop (with a DeprecationWarning) in the main thread if
 /// set_event_loop() was never called; a created loop would have no owner here, and Python
 /// 3.14 raises as we do.

@@ -379,21 +379,28 @@ requires(sizeof...(Args) > 0) auto subprocess_exec(Factory factory, std::string_
 
 /// subprocess_exec(factory, "prog", "arg1", ..., {.stdout = asyncio::PIPE}): up to 8
 /// arguments one by one, then the options as a braced list (as create_subprocess_exec).
+/// Python: loop.subprocess_exec(protocol_factory, program, *args, **kwds).
 template <class Factory, detail::ExecArg P>
 auto subprocess_exec(Factory factory, P&& program, SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// loop.subprocess_exec(protocol_factory, program, *args, **kwds)).
 template <class Factory, detail::ExecArg P, detail::ExecArg A1>
 auto subprocess_exec(Factory factory, P&& program, A1&& a1, SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// loop.subprocess_exec(protocol_factory, program, *args, **kwds)).
 template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2>
 auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// loop.subprocess_exec(protocol_factory, program, *args, **kwds)).
 template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
           detail::ExecArg A3>
 auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3,
@@ -401,6 +408,8 @@ auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3,
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// loop.subprocess_exec(protocol_factory, program, *args, **kwds)).
 template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
           detail::ExecArg A3, detail::ExecArg A4>
 auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
@@ -408,6 +417,8 @@ auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// loop.subprocess_exec(protocol_factory, program, *args, **kwds)).
 template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
           detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5>
 auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
@@ -415,6 +426,8 @@ auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// loop.subprocess_exec(protocol_factory, program, *args, **kwds)).
 template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
           detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6>
 auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
@@ -422,6 +435,8 @@ auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// loop.subprocess_exec(protocol_factory, program, *args, **kwds)).
 template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
           detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6,
           detail::ExecArg A7>
@@ -430,6 +445,8 @@ auto subprocess_exec(Factory factory, P&& program, A1&& a1, A2&& a2, A3&& a3, A4
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6, a7);
   return subprocess_exec(std::move(factory), std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// loop.subprocess_exec(protocol_factory, program, *args, **kwds)).
 template <class Factory, detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2,
           detail::ExecArg A3, detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6,
           detail::ExecArg A7, detail::ExecArg A8>
@@ -547,27 +564,36 @@ requires(sizeof...(Args) > 0) Coro<Process> create_subprocess_exec(std::string_v
 /// {...}) and the network functions. (A braced list cannot end a variadic argument list in
 /// C++, hence one overload per count; with more arguments spell SubprocessOptions{...} or
 /// pass a std::vector.)
+/// Python: asyncio.create_subprocess_exec(program, *args, **kwds).
 template <detail::ExecArg P>
 Coro<Process> create_subprocess_exec(P&& program, SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// asyncio.create_subprocess_exec(program, *args, **kwds)).
 template <detail::ExecArg P, detail::ExecArg A1>
 Coro<Process> create_subprocess_exec(P&& program, A1&& a1, SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// asyncio.create_subprocess_exec(program, *args, **kwds)).
 template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2>
 Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// asyncio.create_subprocess_exec(program, *args, **kwds)).
 template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3>
 Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3,
                                      SubprocessOptions options) {
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// asyncio.create_subprocess_exec(program, *args, **kwds)).
 template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
           detail::ExecArg A4>
 Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4,
@@ -575,6 +601,8 @@ Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// asyncio.create_subprocess_exec(program, *args, **kwds)).
 template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
           detail::ExecArg A4, detail::ExecArg A5>
 Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
@@ -582,6 +610,8 @@ Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// asyncio.create_subprocess_exec(program, *args, **kwds)).
 template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
           detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6>
 Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
@@ -589,6 +619,8 @@ Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// asyncio.create_subprocess_exec(program, *args, **kwds)).
 template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
           detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6, detail::ExecArg A7>
 Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&& a4, A5&& a5,
@@ -596,6 +628,8 @@ Coro<Process> create_subprocess_exec(P&& program, A1&& a1, A2&& a2, A3&& a3, A4&
   auto [prog, argv] = detail::exec_strings(program, a1, a2, a3, a4, a5, a6, a7);
   return create_subprocess_exec(std::move(prog), std::move(argv), options);
 }
+/// The same with more arguments before the braced options (Python:
+/// asyncio.create_subprocess_exec(program, *args, **kwds)).
 template <detail::ExecArg P, detail::ExecArg A1, detail::ExecArg A2, detail::ExecArg A3,
           detail::ExecArg A4, detail::ExecArg A5, detail::ExecArg A6, detail::ExecArg A7,
           detail::ExecArg A8>
