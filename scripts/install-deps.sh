@@ -30,6 +30,8 @@ readonly DEPS=(
   "dpkg-dev:dpkg-shlibdeps"
   "file:file"
   "gdb:gdb"
+  "liburing-dev:"
+  "libuv1-dev:"
 )
 
 pkg_installed() {
