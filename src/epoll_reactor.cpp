@@ -109,6 +109,8 @@ class EpollReactor final : public Reactor {
     if (static_cast<std::size_t>(n) == events_.size()) events_.resize(events_.size() * 2);
   }
 
+  const char* name() const noexcept override { return "epoll"; }
+
   void wakeup() noexcept override {
     std::uint64_t one = 1;
     // EAGAIN means the counter is saturated: a wakeup is pending anyway.
