@@ -841,6 +841,11 @@ def run_net(servers, tools, results, tables):
 SUMMARY_CFGS = [("lockstep-c64-s64", "64 B"), ("lockstep-c64-s1024", "1 KiB"), ("lockstep-c64-s16384", "16 KiB")]
 
 
+# issue 12's run (not run here): libcoro's echo server, us/request (ratio to raw epoll in that run)
+SUMMARY_RECORDED_LIBCORO = [("lockstep-c64-s64", "11.1 (1.52)"), ("lockstep-c64-s1024", "11.2 (1.57)"),
+                            ("lockstep-c64-s16384", "14.6 (1.89)")]
+
+
 def net_summary(net):
     cfgs = [(c, label) for c, label in SUMMARY_CFGS if c in net]
     if not cfgs:
@@ -874,6 +879,11 @@ def net_summary(net):
         if r0["missing"]:
             cells = [r0["missing"]] + [""] * (len(cfgs) - 1)
         t.add([label] + cells + [" / ".join(vs_uring)])
+    by_cfg = dict(SUMMARY_RECORDED_LIBCORO)
+    t.add(["libcoro (recorded, not run)"] + [by_cfg.get(c, "-") for c, _ in cfgs] + ["-"])
+    t.notes.append("libcoro: not packaged, not run; its figures (ratio to raw epoll in that run) come from the "
+                   "independent side-by-side run quoted in issue 12 (bench/README.md, \"Recorded reference "
+                   "figures\"): compare its ratios, not its microseconds, with this run's.")
     return t
 
 
