@@ -760,7 +760,9 @@ def measure_rounds(section, srv, run):
     rows = []
     for s in srv:
         summ = {k: summarize([x.get(k) for x in samples[s.name]]) for k in NET_KEYS}
-        label = s.label + (" [fell back: %s]" % notes[s.name] if s.name in notes else "")
+        reason = re.search(r"unavailable \((.*)\); using epoll", notes.get(s.name) or "")
+        label = s.label + ((" [fell back to epoll: %s]" % (reason.group(1) if reason else notes[s.name]))
+                           if s.name in notes else "")
         rows.append({"impl": s.name, "label": label, "missing": s.missing, "env": s.env,
                      "backend_note": notes.get(s.name),
                      "error": errors.get(s.name) if not samples[s.name] else None,
