@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  signal(SIGPIPE, SIG_IGN); /* a server gone mid-write: reported as an error, not a silent death */
   char* out = malloc(size);
   char* in = malloc(stream ? 65536 : size);
   if (!out || !in) die("malloc");

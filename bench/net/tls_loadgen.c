@@ -27,6 +27,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +228,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: tls_loadgen --port P --conns C --size S [--mode echo|handshake] ...\n");
     return 2;
   }
+  signal(SIGPIPE, SIG_IGN); /* a server gone mid-write: reported as an error, not a silent death */
   out = malloc(size);
   in = malloc(size);
   if (!out || !in) die("malloc");

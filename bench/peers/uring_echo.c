@@ -31,6 +31,7 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "uring_echo: --bufs must be a power of 2 up to 32768, --buf-size > 0\n");
     return 2;
   }
+  signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return, not death */
   /* One issuer thread, task work run only when we wait: the kernel does the completion work
      inside our io_uring_enter instead of interrupting us. Older kernels: plain ring. */
   struct io_uring_params params = {0};

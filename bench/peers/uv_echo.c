@@ -11,6 +11,7 @@
  * epoll server; a uv_write() per request would also cost an epoll_ctl per request for the
  * read stop/start around it. TCP_NODELAY on every connection.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
     printf("%s\n", uv_version_string());
     return 0;
   }
+  signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return, not death */
   uv_loop_t* loop = uv_default_loop();
   uv_tcp_t server;
   uv_tcp_init(loop, &server);
