@@ -4,19 +4,22 @@
     bench/harness.py BUILD_DIR
 
 Runs the micro-workloads of our library and of the peers (Python asyncio, uvloop, Boost.Asio),
-the network echo workloads against every echo server, and callgrind instruction counts; prints
-one table per workload and writes them as Markdown and JSON under bench/results/.
+the network echo workloads against every echo server (raw epoll and raw io_uring C references,
+libuv, Boost.Asio, uvloop, Python asyncio, ours on both backends), the TLS echo and handshake
+workloads, and callgrind instruction counts; prints one table per workload (plus the 64-connection
+summary of issue 12) and writes them as Markdown and JSON under bench/results/.
 Method and options: bench/README.md. Options come from the environment:
 
     BENCH_FILTER=micro,net.lockstep,callgrind   run only sections matching these regexes
                                                 (matched against e.g. "micro.spawn",
-                                                "net.lockstep-c64-s1024", "callgrind.timers")
+                                                "net.lockstep-c64-s1024", "callgrind.timers",
+                                                "tls.echo-c64-s1024", "tls.handshake-c8-s64")
     BENCH_IMPLS=regex        run only the implementations whose name matches
     BENCH_QUICK=1            1 round, sizes / 10, 0.5 s network windows (smoke test)
     BENCH_ROUNDS=N           rounds per figure (default 3)
     BENCH_SCALE=F            multiply every micro size N by F
-    BENCH_NET_DURATION=S     measured seconds per network run (default 2)
-    BENCH_NET_WARMUP=S       warm-up seconds per network run (default 0.5)
+    BENCH_NET_DURATION=S     measured seconds per network/TLS run (default 1.5)
+    BENCH_NET_WARMUP=S       warm-up seconds per network/TLS run (default 0.3)
     BENCH_RESULTS=DIR        where to write results (default bench/results)
 """
 import glob
@@ -46,8 +49,10 @@ def env_float(name, default):
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 ROUNDS = int(env_float("BENCH_ROUNDS", 1 if QUICK else 3))
 SCALE = env_float("BENCH_SCALE", 0.1 if QUICK else 1.0)
-NET_DURATION = env_float("BENCH_NET_DURATION", 0.5 if QUICK else 2.0)
-NET_WARMUP = env_float("BENCH_NET_WARMUP", 0.2 if QUICK else 0.5)
+# 1.5 s + 0.3 s per run: 64 connections echo ~10^5 requests in the window, plenty for a stable
+# CPU per request; the suite's time budget (bench/README.md, "Time") has ~300 network runs.
+NET_DURATION = env_float("BENCH_NET_DURATION", 0.5 if QUICK else 1.5)
+NET_WARMUP = env_float("BENCH_NET_WARMUP", 0.2 if QUICK else 0.3)
 FILTERS = [f for f in os.environ.get("BENCH_FILTER", "").split(",") if f.strip()]
 IMPL_FILTER = os.environ.get("BENCH_IMPLS", "")
 RUN_TIMEOUT = 600
@@ -102,11 +107,19 @@ def has_uvloop(py):
     return r.stdout.strip() if r.returncode == 0 else None
 
 
-class Impl:
-    """One alternative: how to run it, or why it is missing."""
+def uv_version(uv_echo):
+    try:
+        return subprocess.run([uv_echo, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
-    def __init__(self, name, label, cmd, missing=None):
+
+class Impl:
+    """One alternative: how to run it (command, extra environment), or why it is missing."""
+
+    def __init__(self, name, label, cmd, missing=None, env=None):
         self.name, self.label, self.cmd, self.missing = name, label, cmd, missing
+        self.env = env or {}
 
 
 def discover(build):
@@ -152,32 +165,64 @@ def discover(build):
     add_micro(name, label, [py[0], script] + py[1:] if py else None,
               "not installed (apt-get install python3-uvloop)")
 
+    # Echo servers, in the order of issue 12's table: the references, the peers, ours on both
+    # backends (the same binaries; ASYNCIO_BACKEND picks the reactor), then Python asyncio.
+    # Debian's Python asyncio is in the micro tables only (network time budget, bench/README.md).
     servers = []
 
-    def add_server(name, label, cmd, missing):
-        servers.append(Impl(name, label, cmd, None if cmd else missing))
+    def add_server(name, label, cmd, missing, env=None):
+        servers.append(Impl(name, label, cmd, None if cmd else missing, env))
+
+    def ours_server(kind, binary_name, label):
+        b = binary(binary_name)
+        for backend, suffix in (("epoll", ""), ("io_uring", "-uring")):
+            add_server("asyncio-cpp-%s%s" % (kind, suffix), "%s (ours, %s)" % (label, backend),
+                       [b] if b else None,
+                       "not built (bench/servers/%s.cpp: does not compile)" % binary_name,
+                       {"ASYNCIO_BACKEND": backend})
 
     b = binary("epoll_echo")
     add_server("epoll-c", "raw epoll, C (reference)", [b] if b else None, "not built (epoll_echo)")
-    b = binary("asyncio_streams_echo")
-    add_server("asyncio-cpp-streams", "asyncio-cpp streams (ours)", [b] if b else None,
-               "not built (bench/servers/asyncio_streams_echo.cpp: networking layer missing or not compiling)")
-    b = binary("asyncio_protocol_echo")
-    add_server("asyncio-cpp-protocol", "asyncio-cpp protocol (ours)", [b] if b else None,
-               "not built (bench/servers/asyncio_protocol_echo.cpp: networking layer missing or not compiling)")
-    b = binary("asyncio_sock_echo")
-    add_server("asyncio-cpp-sock", "asyncio-cpp sock_* API (ours)", [b] if b else None,
-               "not built (bench/servers/asyncio_sock_echo.cpp: sockets.hpp missing or not compiling)")
+    b = binary("uring_echo")
+    add_server("uring-c", "raw io_uring, C (reference)", [b] if b else None,
+               "not built (uring_echo: apt-get install liburing-dev)")
+    b = binary("uv_echo")
+    add_server("libuv", "libuv %s" % uv_version(b) if b else "libuv", [b] if b else None,
+               "not built (uv_echo: apt-get install libuv1-dev)")
     b = binary("asio_echo")
     add_server("boost-asio", "Boost.Asio coroutines", [b] if b else None,
                "not built (asio_echo: apt-get install libboost-dev)")
     escript = os.path.join(PEERS, "echo_asyncio.py")
-    for name, label, py in pys:
-        add_server(name, label + " protocol", [py[0], escript] if py else None, "interpreter not found")
     name, label, py = uv_impl
     add_server(name, label + " protocol", [py[0], escript, "--uvloop"] if py else None,
                "not installed (apt-get install python3-uvloop)")
-    return micro, servers, {"loadgen": binary("loadgen")}
+    ours_server("protocol", "asyncio_protocol_echo", "asyncio-cpp protocol")
+    ours_server("streams", "asyncio_streams_echo", "asyncio-cpp streams")
+    ours_server("sock", "asyncio_sock_echo", "asyncio-cpp sock_* API")
+    name, label, py = pys[0]
+    add_server(name, label + " protocol", [py[0], escript] if py else None, "interpreter not found")
+
+    # TLS echo servers: the same programs' TLS forms (bench/README.md, "TLS").
+    tls_servers = []
+
+    def add_tls(name, label, cmd, missing, env=None):
+        tls_servers.append(Impl(name, label, cmd, None if cmd else missing, env))
+
+    b = binary("asyncio_tls_echo")
+    for backend, suffix in (("epoll", ""), ("io_uring", "-uring")):
+        add_tls("asyncio-cpp-tls" + suffix, "asyncio-cpp protocol + SSLContext (ours, %s)" % backend,
+                [b] if b else None, "not built (bench/servers/asyncio_tls_echo.cpp: does not compile)",
+                {"ASYNCIO_BACKEND": backend})
+    b = binary("asio_tls_echo")
+    add_tls("boost-asio-tls", "Boost.Asio coroutines + asio::ssl", [b] if b else None,
+            "not built (asio_tls_echo: apt-get install libboost-dev libssl-dev)")
+    name, label, py = uv_impl
+    add_tls(name + "-tls", label + " protocol + ssl", [py[0], escript, "--uvloop"] if py else None,
+            "not installed (apt-get install python3-uvloop)")
+    name, label, py = pys[0]
+    add_tls(name + "-tls", label + " protocol + ssl", [py[0], escript] if py else None,
+            "interpreter not found")
+    return micro, servers, tls_servers, {"loadgen": binary("loadgen"), "tls_loadgen": binary("tls_loadgen")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,6 +303,10 @@ MICRO = {
         "primary": ("ns_per_task", "ns/task", False),
         "columns": [("tasks_per_s", "tasks/s"), ("heap_bytes_per_task", "heap B/task"),
                     ("rss_bytes_per_task", "RSS B/task"), ("frame_bytes", "frame B")],
+        # Not run here: figures from the independent side-by-side run quoted in issue 12
+        # (bench/README.md, "Recorded reference figures"). (name, ns/task, note)
+        "recorded": [("netcan/asyncio", 114, "145 B/task; ours there: 204 ns, 249 B/task"),
+                     ("libcoro", 298, "237 B/task; ours there: 204 ns, 249 B/task")],
     },
     "chain": {
         "desc": "await chain: a coroutine awaiting a coroutine ... depth 1,000, N times (ns per level)",
@@ -334,6 +383,8 @@ MICRO = {
         "n": {"*": 100000},
         "primary": ("ns_per_task", "ns/task", False),
         "columns": [("tasks_per_s", "tasks/s"), ("rss_bytes_per_task", "RSS B/task")],
+        "recorded": [("netcan/asyncio", 482, "ours there: 358 ns/task"),
+                     ("libcoro", 297, "ours there: 358 ns/task")],
     },
     "timers": {
         "desc": "N call_later (delays 0.1-0.2 s, pseudo-random), every other one cancelled, the rest fire",
@@ -433,12 +484,21 @@ def run_micro(micro_impls, results, tables):
             t.add([r["label"], r["variant"], fmt(r["n"]), fmt(s["median"]), "%.0f%%" % s["spread_pct"],
                    ("%.2f" % ratio) if ratio else "-"] +
                   [fmt(r["summary"][c[0]]["median"]) if r["summary"][c[0]] else "-" for c in spec["columns"]])
+        recorded = spec.get("recorded", [])
+        for rname, value, note in recorded:
+            t.add(["%s (recorded, not run)" % rname, "issue 12's run: " + note, "-", fmt(value), "", ""] +
+                  ["" for _ in spec["columns"]])
+        if recorded:
+            t.notes.append("Rows marked \"(recorded, not run)\": figures of the independent side-by-side run "
+                           "quoted in issue 12 (same kind of 2-vCPU machine, another day); compare them with "
+                           "ours in that run (the variant column), not with this run's figures.")
         if alts and ref:
             best = min(alts)
             t.notes.append("Fastest alternative: %s at %s %s; ours is %.2fx faster." %
                            (best[1], fmt(best[0]), plabel, best[0] / ref))
         tables.append(t)
-        results["micro"][wname] = {"description": spec["desc"], "primary": pkey, "rows": rows}
+        results["micro"][wname] = {"description": spec["desc"], "primary": pkey, "rows": rows,
+                                   "recorded": [{"impl": r[0], pkey: r[1], "note": r[2]} for r in recorded]}
         log(t.text())
 
 
@@ -627,32 +687,114 @@ class DmaLatency:
             self.f.close()
 
 
-def run_one_net(server, loadgen, cfg, taskset):
-    name, mode, conns, size, inflight = cfg
+FALLBACK_RE = re.compile(r"using epoll")
+
+
+def run_one_net(server, loadgen_cmd, taskset, server_args=()):
+    """One run: a fresh server (pinned to CPU 0) and the load generator (CPU 1) against it.
+    Returns (result, error, note); note = the server's backend fallback line, if it printed one."""
     port = free_port()
     pin_s = [taskset, "-c", "0"] if taskset else []
     pin_c = [taskset, "-c", "1"] if taskset else []
-    proc = subprocess.Popen(pin_s + server.cmd + [str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        if not wait_port(port, proc):
-            err = proc.stderr.read() if proc.poll() is not None else ""
-            return None, "server did not start: " + (err.strip().splitlines() or [""])[-1][:200]
-        time.sleep(0.05)
-        cmd = pin_c + [loadgen, "--port", str(port), "--conns", str(conns), "--size", str(size),
-                       "--mode", mode, "--inflight", str(inflight), "--warmup", str(NET_WARMUP),
-                       "--duration", str(NET_DURATION), "--server-pid", str(proc.pid)]
-        res, err = run_json(cmd, timeout=NET_WARMUP + NET_DURATION + 60)
-        if res and res.get("errors"):
-            return None, "load generator saw errors"
-        return res, err
-    finally:
-        proc.terminate()
+    # stderr to a file, not a pipe nobody reads while the server runs (a chatty server would
+    # block on a full pipe and measure that)
+    with tempfile.TemporaryFile("w+") as errf:
+        proc = subprocess.Popen(pin_s + server.cmd + [str(port)] + list(server_args),
+                                stdout=subprocess.DEVNULL, stderr=errf, text=True,
+                                env=dict(os.environ, **server.env))
+
+        def stderr_text():
+            errf.flush()
+            errf.seek(0)
+            return errf.read()
+
         try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if not wait_port(port, proc):
+                proc.poll()
+                return None, "server did not start: " + (stderr_text().strip().splitlines() or [""])[-1][:200], None
+            time.sleep(0.05)
+            cmd = pin_c + loadgen_cmd + ["--port", str(port), "--warmup", str(NET_WARMUP),
+                                         "--duration", str(NET_DURATION), "--server-pid", str(proc.pid)]
+            res, err = run_json(cmd, timeout=NET_WARMUP + NET_DURATION + 60)
+            if res and res.get("errors"):
+                res, err = None, "load generator saw errors"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        # ASYNCIO_BACKEND=io_uring on a kernel that refuses it: the library says so in one line
+        note = next((ln.strip()[:160] for ln in stderr_text().splitlines() if FALLBACK_RE.search(ln)), None)
+        return res, err, note
+
+
+NET_KEYS = ["rps", "mb_per_s", "p50_us", "p99_us", "cpu_us_per_req", "server_cpu_pct",
+            "server_wait_pct", "loadgen_wait_pct", "loadgen_cpu_pct"]
+
+
+def measure_rounds(section, srv, run):
+    """ROUNDS interleaved rounds of run(server) over the servers (rotating the order); returns
+    rows with summaries, as stored in the results."""
+    samples = {s.name: [] for s in srv}
+    errors, notes = {}, {}
+    for rnd in range(ROUNDS):
+        order = srv[rnd % len(srv):] + srv[:rnd % len(srv)]
+        for s in order:
+            if s.missing:
+                continue
+            res, err, note = run(s)
+            if note:
+                notes[s.name] = note
+            if err:
+                errors[s.name] = err
+                log("   %s round %d %-28s FAILED: %s" % (section, rnd + 1, s.name, err))
+                continue
+            samples[s.name].append(res)
+            log("   %s round %d %-28s %9.0f req/s %8.1f MB/s p50 %7.1f us p99 %7.1f us cpu %6.2f us/req"
+                " wait %s/%s %%%s" %
+                (section, rnd + 1, s.name, res["rps"], res["mb_per_s"], res["p50_us"], res["p99_us"],
+                 res["cpu_us_per_req"], res.get("server_wait_pct"), res.get("loadgen_wait_pct"),
+                 ("  [%s]" % note) if note else ""))
+    rows = []
+    for s in srv:
+        summ = {k: summarize([x.get(k) for x in samples[s.name]]) for k in NET_KEYS}
+        reason = re.search(r"unavailable \((.*)\); using epoll", notes.get(s.name) or "")
+        label = s.label + ((" [fell back to epoll: %s]" % (reason.group(1) if reason else notes[s.name]))
+                           if s.name in notes else "")
+        rows.append({"impl": s.name, "label": label, "missing": s.missing, "env": s.env,
+                     "backend_note": notes.get(s.name),
+                     "error": errors.get(s.name) if not samples[s.name] else None,
+                     "summary": summ, "samples": samples[s.name]})
+    return rows
+
+
+def rate_table(title, rows, ref_impl, ref_label, main_key, main_label, unit, latency_prefix, notes,
+               gen_cpu=False):
+    """The per-configuration table: throughput, spread, ratio to the reference row, latency,
+    server CPU per request (and over the reference), CPU wait."""
+    ref = next((r for r in rows if r["impl"] == ref_impl and r["summary"]["rps"]), None)
+    t = Table(title, ["server", main_label + " (median)", "spread", "x " + ref_label,
+                      latency_prefix + "p50 us", latency_prefix + "p99 us",
+                      "server CPU us/" + unit, "CPU spread", "CPU us over " + ref_label,
+                      "server CPU %"] + (["gen CPU %"] if gen_cpu else []) + ["CPU wait % srv/gen"], notes)
+    for r in rows:
+        sm = r["summary"]
+        if r["missing"] or not sm["rps"]:
+            t.add([r["label"], r["missing"] or ("failed: " + (r["error"] or "?"))] + [""] * (10 if gen_cpu else 9))
+            continue
+        ratio = sm[main_key]["median"] / ref["summary"][main_key]["median"] if ref else None
+        over = (sm["cpu_us_per_req"]["median"] - ref["summary"]["cpu_us_per_req"]["median"]) if ref else None
+        t.add([r["label"], fmt(sm[main_key]["median"]), "%.0f%%" % sm[main_key]["spread_pct"],
+               ("%.2f" % ratio) if ratio else "-", fmt(sm["p50_us"]["median"]),
+               fmt(sm["p99_us"]["median"]), fmt(sm["cpu_us_per_req"]["median"]),
+               "%.0f%%" % sm["cpu_us_per_req"]["spread_pct"],
+               ("%+.2f" % over) if over is not None else "-", fmt(sm["server_cpu_pct"]["median"])] +
+              ([fmt(sm["loadgen_cpu_pct"]["median"]) if sm["loadgen_cpu_pct"] else "-"] if gen_cpu else []) +
+              ["%s/%s" % (fmt(sm["server_wait_pct"]["median"]) if sm["server_wait_pct"] else "-",
+                          fmt(sm["loadgen_wait_pct"]["median"]) if sm["loadgen_wait_pct"] else "-")])
+    return t
 
 
 def run_net(servers, tools, results, tables):
@@ -670,65 +812,154 @@ def run_net(servers, tools, results, tables):
     with DmaLatency():
         for cfg in cfgs:
             name, mode, conns, size, inflight = cfg
-            samples = {s.name: [] for s in srv}
-            errors = {}
-            for rnd in range(ROUNDS):
-                order = srv[rnd % len(srv):] + srv[:rnd % len(srv)]
-                for s in order:
-                    if s.missing:
-                        continue
-                    res, err = run_one_net(s, loadgen, cfg, taskset)
-                    if err:
-                        errors[s.name] = err
-                        log("   %s round %d %-24s FAILED: %s" % (name, rnd + 1, s.name, err))
-                        continue
-                    samples[s.name].append(res)
-                    log("   %s round %d %-24s %9.0f req/s %8.1f MB/s p50 %7.1f us p99 %7.1f us cpu %6.2f us/req"
-                        " wait %s/%s %%" %
-                        (name, rnd + 1, s.name, res["rps"], res["mb_per_s"], res["p50_us"], res["p99_us"],
-                         res["cpu_us_per_req"], res.get("server_wait_pct"), res.get("loadgen_wait_pct")))
-            keys = ["rps", "mb_per_s", "p50_us", "p99_us", "cpu_us_per_req", "server_cpu_pct",
-                    "server_wait_pct", "loadgen_wait_pct"]
-            rows = []
-            for s in srv:
-                summ = {k: summarize([x.get(k) for x in samples[s.name]]) for k in keys}
-                rows.append({"impl": s.name, "label": s.label, "missing": s.missing,
-                             "error": errors.get(s.name) if not samples[s.name] else None,
-                             "summary": summ, "samples": samples[s.name]})
-            ref = next((r for r in rows if r["impl"] == "epoll-c" and r["summary"]["rps"]), None)
+            lg = [loadgen, "--conns", str(conns), "--size", str(size), "--mode", mode,
+                  "--inflight", str(inflight)]
+            rows = measure_rounds(name, srv, lambda s: run_one_net(s, lg, taskset))
             stream = mode == "stream"
             title = ("net: streaming echo, %d connections x %d messages of %d KiB in flight" %
                      (conns, inflight, size // 1024)) if stream else \
                 ("net: lockstep echo, %d connection%s x %d B" % (conns, "s" if conns > 1 else "", size))
-            main_key = "mb_per_s" if stream else "rps"
             main_label = "MB/s" if stream else "requests/s"
-            t = Table(title, ["server", main_label + " (median)", "spread", "x epoll",
-                              ("msg p50 us" if stream else "p50 us"), ("msg p99 us" if stream else "p99 us"),
-                              "server CPU us/" + ("msg" if stream else "req"), "CPU us over epoll",
-                              "server CPU %", "CPU wait % srv/gen"],
-                      ["Median of %d rounds of %.1f s (after %.1f s warm-up), servers interleaved; spread = "
-                       "(max-min)/median of %s. \"x epoll\" = %s / the raw epoll server's. Server CPU from "
-                       "the kernel's accounting of the server process (schedstat) over the measured window. "
-                       "\"CPU wait %%\": share of the window the server / the load generator spent runnable "
-                       "but waiting for a CPU: above a few %%, other work on the machine limits the figures "
-                       "(requests/s, latency), not the server." %
-                       (ROUNDS, NET_DURATION, NET_WARMUP, main_label, main_label)])
-            for r in rows:
-                sm = r["summary"]
-                if r["missing"] or not sm["rps"]:
-                    t.add([r["label"], r["missing"] or ("failed: " + (r["error"] or "?"))] + [""] * 8)
-                    continue
-                ratio = sm[main_key]["median"] / ref["summary"][main_key]["median"] if ref else None
-                over = (sm["cpu_us_per_req"]["median"] - ref["summary"]["cpu_us_per_req"]["median"]) if ref else None
-                t.add([r["label"], fmt(sm[main_key]["median"]), "%.0f%%" % sm[main_key]["spread_pct"],
-                       ("%.2f" % ratio) if ratio else "-", fmt(sm["p50_us"]["median"]),
-                       fmt(sm["p99_us"]["median"]), fmt(sm["cpu_us_per_req"]["median"]),
-                       ("%+.2f" % over) if over is not None else "-", fmt(sm["server_cpu_pct"]["median"]),
-                       "%s/%s" % (fmt(sm["server_wait_pct"]["median"]) if sm["server_wait_pct"] else "-",
-                                  fmt(sm["loadgen_wait_pct"]["median"]) if sm["loadgen_wait_pct"] else "-")])
+            t = rate_table(title, rows, "epoll-c", "epoll", "mb_per_s" if stream else "rps", main_label,
+                           "msg" if stream else "req", "msg " if stream else "",
+                           ["Median of %d rounds of %.1f s (after %.1f s warm-up), servers interleaved; spread = "
+                            "(max-min)/median of %s (\"CPU spread\": of the server CPU per request). \"x epoll\" = "
+                            "%s / the raw epoll server's. Server CPU from the kernel's accounting of the server "
+                            "process (schedstat) over the measured window. \"CPU wait %%\": share of the window the "
+                            "server / the load generator spent runnable but waiting for a CPU: above a few %%, "
+                            "other work on the machine limits the figures (requests/s, latency), not the server." %
+                            (ROUNDS, NET_DURATION, NET_WARMUP, main_label, main_label)])
             tables.append(t)
             results["net"][name] = {"mode": mode, "conns": conns, "size": size, "inflight": inflight,
                                     "rows": rows}
+            log(t.text())
+    summary = net_summary(results["net"])
+    if summary:
+        tables.append(summary)
+        log(summary.text())
+
+
+# The headline table of issue 12: 64 connections, server CPU us/request by message size.
+SUMMARY_CFGS = [("lockstep-c64-s64", "64 B"), ("lockstep-c64-s1024", "1 KiB"), ("lockstep-c64-s16384", "16 KiB")]
+
+
+# issue 12's run (not run here): libcoro's echo server, us/request (ratio to raw epoll in that run)
+SUMMARY_RECORDED_LIBCORO = [("lockstep-c64-s64", "11.1 (1.52)"), ("lockstep-c64-s1024", "11.2 (1.57)"),
+                            ("lockstep-c64-s16384", "14.6 (1.89)")]
+
+
+def net_summary(net):
+    cfgs = [(c, label) for c, label in SUMMARY_CFGS if c in net]
+    if not cfgs:
+        return None
+
+    def cpu(cfg, impl):
+        r = next((r for r in net[cfg]["rows"] if r["impl"] == impl), None)
+        return r["summary"]["cpu_us_per_req"] if r and r["summary"]["cpu_us_per_req"] else None
+
+    t = Table("net summary: 64 connections, server CPU us/request (x raw epoll) and spread",
+              ["server"] + [label for _, label in cfgs] + ["x raw io_uring (%s)" % " / ".join(l for _, l in cfgs)],
+              ["Server CPU time per echoed request (lockstep, 64 connections), median of %d rounds; in "
+               "brackets the ratio to the raw epoll C server of the same run, then the spread "
+               "(max-min)/median of the rounds. Last column: the ratio to the raw io_uring C server "
+               "(the completion model's physical limit). The usable figure of this machine (see "
+               "bench/README.md): 1-connection and streaming trials jump between two vCPU speed levels, "
+               "the CPU per request at 64 connections does not." % ROUNDS])
+    for r0 in net[cfgs[0][0]]["rows"]:
+        impl = r0["impl"]
+        cells, vs_uring = [], []
+        for c, _ in cfgs:
+            me, ep, ur = cpu(c, impl), cpu(c, "epoll-c"), cpu(c, "uring-c")
+            if not me:
+                cells.append("-")
+                vs_uring.append("-")
+                continue
+            cells.append("%s (%s) ±%.0f%%" % (fmt(me["median"]), ("%.2f" % (me["median"] / ep["median"])) if ep else "-",
+                                               me["spread_pct"]))
+            vs_uring.append(("%.2f" % (me["median"] / ur["median"])) if ur else "-")
+        label = r0["label"]
+        if r0["missing"]:
+            cells = [r0["missing"]] + [""] * (len(cfgs) - 1)
+        t.add([label] + cells + [" / ".join(vs_uring)])
+    by_cfg = dict(SUMMARY_RECORDED_LIBCORO)
+    t.add(["libcoro (recorded, not run)"] + [by_cfg.get(c, "-") for c, _ in cfgs] + ["-"])
+    t.notes.append("libcoro: not packaged, not run; its figures (ratio to raw epoll in that run) come from the "
+                   "independent side-by-side run quoted in issue 12 (bench/README.md, \"Recorded reference "
+                   "figures\"): compare its ratios, not its microseconds, with this run's.")
+    return t
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS
+# ---------------------------------------------------------------------------------------------
+
+TLS = [
+    # name, loadgen mode, conns, size
+    ("echo-c64-s1024", "echo", 64, 1024),
+    ("echo-c1-s1024", "echo", 1, 1024),
+    ("handshake-c8-s64", "handshake", 8, 64),
+]
+TLS_CIPHERSUITE = "TLS_AES_128_GCM_SHA256"
+TLS_GROUP = "X25519"
+
+
+def make_cert(build):
+    """A fresh self-signed ECDSA P-256 certificate in the build directory (no key in git)."""
+    d = os.path.join(build, "bench", "tls")
+    os.makedirs(d, exist_ok=True)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    openssl = shutil.which("openssl")
+    if not openssl:
+        return None, "openssl not found"
+    p = subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost"],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        return None, "openssl req failed: " + (p.stderr.strip().splitlines() or [""])[-1]
+    return (cert, key), None
+
+
+def run_tls(tls_servers, tools, build, results, tables):
+    cfgs = [c for c in TLS if selected("tls." + c[0])]
+    if not cfgs:
+        return
+    loadgen = tools["tls_loadgen"]
+    if not loadgen:
+        log("-- tls: tls_loadgen not built, skipped")
+        return
+    certkey, err = make_cert(build)
+    if err:
+        log("-- tls: skipped (%s)" % err)
+        return
+    taskset = shutil.which("taskset")
+    srv = [s for s in tls_servers if impl_selected(s.name)]
+    log("-- tls: TLS 1.3 %s / %s, ECDSA P-256 self-signed certificate, no session resumption" %
+        (TLS_CIPHERSUITE, TLS_GROUP))
+    results["tls"] = {}
+    with DmaLatency():
+        for name, mode, conns, size in cfgs:
+            lg = [loadgen, "--conns", str(conns), "--size", str(size), "--mode", mode,
+                  "--ciphersuite", TLS_CIPHERSUITE, "--group", TLS_GROUP]
+            rows = measure_rounds("tls." + name, srv,
+                                  lambda s: run_one_net(s, lg, taskset, ["--tls", certkey[0], certkey[1]]))
+            hs = mode == "handshake"
+            title = ("tls: handshake rate, %d connections in parallel, each: connect, full TLS 1.3 handshake, "
+                     "one %d B echo, close" % (conns, size)) if hs else \
+                ("tls: lockstep echo over TLS 1.3, %d connection%s x %d B" % (conns, "s" if conns > 1 else "", size))
+            t = rate_table(title, rows, "asyncio-cpp-tls", "ours", "rps",
+                           "handshakes/s" if hs else "requests/s", "handshake" if hs else "req",
+                           "cycle " if hs else "",
+                           ["Median of %d rounds of %.1f s (after %.1f s warm-up), servers interleaved. Load "
+                            "generator: bench/net/tls_loadgen.c (OpenSSL, non-blocking, epoll), offering only "
+                            "%s and %s; no session cache, no tickets (servers send none either), so every "
+                            "handshake is a full one. \"x ours\" and \"over ours\" are relative to ours on "
+                            "epoll.%s" % (ROUNDS, NET_DURATION, NET_WARMUP, TLS_CIPHERSUITE, TLS_GROUP,
+                                          " A handshake costs the client about as much as the server, so "
+                                          "handshakes/s is bounded by the load generator's core: compare the "
+                                          "server CPU per handshake (\"gen CPU %\": the load generator's share "
+                                          "of its core)." if hs else "")], gen_cpu=True)
+            tables.append(t)
+            results["tls"][name] = {"mode": mode, "conns": conns, "size": size, "rows": rows}
             log(t.text())
 
 
@@ -764,13 +995,13 @@ def main():
         return 2
     build = os.path.abspath(sys.argv[1])
     started = time.time()
-    micro_impls, servers, tools = discover(build)
+    micro_impls, servers, tls_servers, tools = discover(build)
     results = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info(),
                "options": {"rounds": ROUNDS, "scale": SCALE, "quick": QUICK, "filter": FILTERS,
                            "impls": IMPL_FILTER, "net_duration": NET_DURATION, "net_warmup": NET_WARMUP},
                "micro": {}}
     log("bench: build %s, %d round(s), scale %g, filter %s" % (build, ROUNDS, SCALE, FILTERS or "all"))
-    for i in list(micro_impls.values()) + servers:
+    for i in list(micro_impls.values()) + servers + tls_servers:
         if i.missing:
             log("   %-28s %s" % (i.name, i.missing))
     tables = []
@@ -778,6 +1009,7 @@ def main():
     run_callgrind(micro_impls, results, tables)
     run_callgraph_cost(micro_impls, results, tables)
     run_net(servers, tools, results, tables)
+    run_tls(tls_servers, tools, build, results, tables)
     elapsed = time.time() - started
     results["elapsed_s"] = elapsed
 

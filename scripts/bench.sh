@@ -16,14 +16,15 @@ fi
 
 # Required targets: built by the preset already, but make sure (a partial library build
 # elsewhere in the tree must not stop the benchmarks from being built).
-if ! cmake --build "$build" --target asyncio_micro asyncio_micro_callgraph loadgen epoll_echo >"$build/bench-core.log" 2>&1; then
+if ! cmake --build "$build" --target asyncio_micro asyncio_micro_callgraph loadgen tls_loadgen epoll_echo >"$build/bench-core.log" 2>&1; then
   echo "bench.sh: the core benchmark targets do not build (measuring stale binaries would be wrong):" >&2
   tail -n 20 "$build/bench-core.log" >&2
   exit 1
 fi
 
 # Optional targets: "not built" rows in the tables when they do not compile.
-for target in asyncio_micro_sync asio_micro asio_echo asyncio_sock_echo asyncio_protocol_echo asyncio_streams_echo; do
+for target in asyncio_micro_sync asio_micro asio_echo asio_tls_echo uring_echo uv_echo \
+  asyncio_sock_echo asyncio_protocol_echo asyncio_streams_echo asyncio_tls_echo; do
   if cmake --build "$build" --target "$target" >"$build/bench-$target.log" 2>&1; then
     echo "bench.sh: built $target"
   else
