@@ -46,11 +46,6 @@ void Transport::writelines(std::initializer_list<std::string_view> chunks) {
 
 namespace detail {
 
-// TEMP until the lead's reactor is merged (then LoopAccess::ring).
-static CompletionRing* loop_ring_tmp(EventLoop&) noexcept {
-  return nullptr;
-}
-
 bool is_os_error(const std::exception_ptr& e) noexcept {
   if (!e) return false;
   try {

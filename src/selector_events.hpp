@@ -35,6 +35,11 @@ std::pair<std::size_t, std::size_t> flowcontrol_limits(std::optional<std::size_t
                                                        std::optional<std::size_t> low,
                                                        std::size_t default_high_kb = 64);
 
+// TEMP until the lead's reactor is merged (then LoopAccess::ring).
+inline CompletionRing* loop_ring_tmp(EventLoop&) noexcept {
+  return nullptr;
+}
+
 /// A non-blocking socket call found nothing to do (try again when ready).
 inline bool would_block(int err) noexcept {
   return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
@@ -274,9 +279,13 @@ class DatagramSocketTransport final : public DatagramTransport,
 /// Shared-owned by its server. on_io() holds a reference to itself and to the server while it
 /// runs, because the protocol factory it calls may close the server, which drops the acceptor:
 /// the object then outlives the server's reference until the accept loop has returned.
+///
+/// On the io_uring backend it keeps one multishot accept in flight instead (server.cpp); while
+/// it is, hold_ keeps the acceptor alive (reactor.hpp's ownership rule), and server_ is only
+/// used while watching_ (a closed acceptor may outlive its server until the final CQE).
 class Acceptor final : public IoHandler, public std::enable_shared_from_this<Acceptor> {
  public:
-  Acceptor(ServerImpl& server, Socket sock) : server_(&server), sock_(std::move(sock)) {}
+  Acceptor(ServerImpl& server, Socket sock);
   void on_io(bool readable, bool writable) noexcept override;
   void start();
   /// Stops watching the socket (and cancels an accept retry); the socket stays open.
@@ -287,10 +296,27 @@ class Acceptor final : public IoHandler, public std::enable_shared_from_this<Acc
   Socket& socket() noexcept { return sock_; }
 
  private:
+  struct AcceptOp final : Completion {
+    Acceptor* a;
+    explicit AcceptOp(Acceptor* o) noexcept : a(o) {}
+    void on_complete(int res, std::uint32_t flags) noexcept override;
+  };
+  /// accept() failed with `err` (not EAGAIN/ECONNABORTED): report it; out of fds or memory,
+  /// stop accepting for kAcceptRetryDelay (Python: ACCEPT_RETRY_DELAY).
+  void accept_failed(int err) noexcept;
+  void arm() noexcept;
+  void on_accept(int res, std::uint32_t flags) noexcept;
+
   ServerImpl* server_;
   Socket sock_;
   bool watching_ = false;
   TimerHandle retry_;
+  CompletionRing* ring_ = nullptr;
+  AcceptOp op_{this};
+  std::shared_ptr<Acceptor> hold_;  // while the accept is in flight
+  bool armed_ = false;
+  bool cancelling_ = false;
+  bool ring_stopped_ = false;  // the ring cancelled the accept itself (loop closing)
 };
 
 /// Python: base_events.Server.
