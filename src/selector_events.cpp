@@ -131,7 +131,7 @@ SocketTransport::SocketTransport(EventLoop& loop, Socket sock, std::shared_ptr<P
   // Python's _set_nodelay: small writes go out at once (fails harmlessly on Unix sockets).
   int one = 1;
   ::setsockopt(sock_.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (CompletionRing* ring = loop_ring_tmp(loop)) {
+  if (CompletionRing* ring = LoopAccess::ring(loop)) {
     // The completion path needs the provided-buffer group: without it (setup refused), the
     // transport stays on the readiness path, which io_uring serves through poll operations.
     try {
@@ -490,7 +490,11 @@ void SocketTransport::close() {
   if (closing_) return;
   closing_ = true;
   update_interest();
-  if (write_idle()) {
+  // On io_uring, bytes handed to a send that get_write_buffer_size() does not report are, as
+  // far as Python's semantics go, in the socket already: they do not delay connection_lost();
+  // the fd stays open for them until the send's final CQE (linger_).
+  if (write_idle() || (ring_ != nullptr && get_write_buffer_size() == 0)) {
+    linger_ = !write_idle();
     ++conn_lost_;
     update_interest();
     loop_->call_soon(
@@ -503,6 +507,7 @@ void SocketTransport::close() {
 void SocketTransport::force_close(std::exception_ptr exc) {
   if (conn_lost_ != 0) return;
   buffer_.clear();
+  linger_ = false;
   if (ring_) uring_cancel_all();
   closing_ = true;
   ++conn_lost_;
@@ -553,6 +558,8 @@ void SocketTransport::call_connection_lost(std::exception_ptr exc, bool from_io)
     // sock_sendfile() is registered on the fd: shut the connection down so that it wakes
     // up and fails; lend_fd(false) closes the fd once it has let go.
     ::shutdown(sock_.fd(), SHUT_RDWR);
+  } else if (linger_ && send_armed_) {
+    // close() left unreported bytes in flight: uring_on_send() closes the fd after them.
   } else {
     sock_.close();
   }
@@ -619,6 +626,7 @@ void SocketTransport::on_loop_close() noexcept {
     }
     watch_read_ = watch_write_ = false;
   }
+  linger_ = false;
   if (ring_) uring_cancel_all();  // their final CQEs come in drain(); hold_ keeps us till then
   sock_.close();
   buffer_.clear();

@@ -35,11 +35,6 @@ std::pair<std::size_t, std::size_t> flowcontrol_limits(std::optional<std::size_t
                                                        std::optional<std::size_t> low,
                                                        std::size_t default_high_kb = 64);
 
-// TEMP until the lead's reactor is merged (then LoopAccess::ring).
-inline CompletionRing* loop_ring_tmp(EventLoop&) noexcept {
-  return nullptr;
-}
-
 /// A non-blocking socket call found nothing to do (try again when ready).
 inline bool would_block(int err) noexcept {
   return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
@@ -217,6 +212,7 @@ class SocketTransport final : public Transport, public IoHandler, public LoopClo
   bool send_armed_ = false;
   bool held_scheduled_ = false;  // uring_deliver_held() is queued
   bool ring_stopped_ = false;    // the ring cancelled an operation we did not: stop re-arming
+  bool linger_ = false;  // closed with unreported bytes in flight: send them, then close the fd
 };
 
 /// Python: _SelectorDatagramTransport.

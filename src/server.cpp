@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "asyncio/tasks.hpp"
 #include "selector_events.hpp"
@@ -18,7 +19,7 @@ namespace detail {
 // ---- Acceptor --------------------------------------------------------------------------------
 
 Acceptor::Acceptor(ServerImpl& server, Socket sock) : server_(&server), sock_(std::move(sock)) {
-  ring_ = loop_ring_tmp(server.loop());
+  ring_ = LoopAccess::ring(server.loop());
 }
 
 void Acceptor::start() {

@@ -149,16 +149,16 @@ void SocketTransport::uring_on_recv(int res, std::uint32_t flags) noexcept {
     if (res > 0) uring_on_data(ring_->buffer(id).first(static_cast<std::size_t>(res)));
     ring_->recycle(id);
   } else if (res == 0 || (res < 0 && res != -ECANCELED && res != -ENOBUFS)) {
-    if (!lost_called_ && conn_lost_ == 0 && !closing_) {
-      if (paused_ || held_scheduled_ || !held_.empty()) {
-        held_eof_ = res;  // after the held bytes, on resume_reading()
-      } else if (res == 0) {
+    if (lost_called_ || conn_lost_ != 0 || closing_) return;  // reading is over anyway
+    if (!paused_ && !held_scheduled_ && held_.empty()) {
+      if (res == 0) {
         on_eof();
       } else {
         fatal_error(make_os_error(-res), "Fatal read error on socket transport");
       }
+      return;
     }
-    if (final) return;
+    held_eof_ = res;  // after the held bytes (update_interest() schedules them if reading)
   }
   if (final && !lost_called_) update_interest();  // arms the recv again if still reading
 }
@@ -277,6 +277,23 @@ void SocketTransport::SendOp::on_complete(int res, std::uint32_t /*flags*/) noex
 void SocketTransport::uring_on_send(int res) noexcept {
   send_armed_ = false;
   std::shared_ptr<SocketTransport> keep = op_finished();  // released last: may free `this`
+  if (linger_) {
+    // close() already let connection_lost() go: finish the unreported bytes, then close.
+    if (res >= 0) {
+      out_.consume(static_cast<std::size_t>(res));
+      if (out_.empty()) out_.swap(buffer_);
+      if (!out_.empty()) {
+        uring_start_send();
+        if (send_armed_) return;
+      }
+    }
+    linger_ = false;
+    out_.clear();
+    buffer_.clear();
+    uncounted_ = 0;
+    if (lost_called_ && !fd_lent_) sock_.close();
+    return;
+  }
   if (conn_lost_ != 0 || lost_called_) {
     // Aborted (or the loop closed): what was not sent is dropped, as Python's _force_close.
     out_.clear();
@@ -325,7 +342,12 @@ void SocketTransport::uring_cancel_all() noexcept {
       ring_->cancel(&recv_op_);
       recv_cancelling_ = true;
     }
-    if (send_armed_) ring_->cancel(&send_op_);
+    if (send_armed_) {
+      // Bytes not reported as buffered are, for Python, already in the socket (its write()
+      // sent them at once): let the kernel try them now, before the cancel reaches them.
+      if (uncounted_ >= out_.size()) ring_->submit();
+      ring_->cancel(&send_op_);
+    }
   } catch (...) {
     // drain() cancels what is left when the loop closes.
   }
