@@ -37,19 +37,23 @@ demo: deps
 	./scripts/demo.sh build/debug
 
 # Each step is a separate recipe line: make aborts (non-zero) on the first failure.
-# The matrix: g++ debug, ASan+UBSan, TSan; the differential scenarios against CPython 3.12;
+# The matrix: g++ debug, ASan+UBSan, TSan, each on both backends (epoll, then io_uring with
+# ASYNCIO_BACKEND); the differential scenarios against CPython 3.12;
 # the API reference check; clang++ build + suite; the fuzz targets (corpus replay + a bounded
 # run); the consumer builds (install prefix, add_subdirectory, FetchContent, pkg-config, .deb).
 test: deps
 	$(CMAKE) --preset debug
 	$(CMAKE) --build --preset debug -j $(JOBS)
 	$(CTEST) --preset debug --output-on-failure -j $(JOBS)
+	ASYNCIO_BACKEND=io_uring $(CTEST) --preset debug --output-on-failure -j $(JOBS)
 	$(CMAKE) --preset asan
 	$(ASAN_ENV) $(CMAKE) --build --preset asan -j $(JOBS)
 	$(ASAN_ENV) $(CTEST) --preset asan --output-on-failure -j $(JOBS)
+	ASYNCIO_BACKEND=io_uring $(ASAN_ENV) $(CTEST) --preset asan --output-on-failure -j $(JOBS)
 	$(CMAKE) --preset tsan
 	$(TSAN_ENV) $(CMAKE) --build --preset tsan -j $(JOBS)
 	$(TSAN_ENV) $(CTEST) --preset tsan --output-on-failure -j $(JOBS) --no-tests=ignore
+	ASYNCIO_BACKEND=io_uring $(TSAN_ENV) $(CTEST) --preset tsan --output-on-failure -j $(JOBS) --no-tests=ignore
 	$(MAKE) --no-print-directory difftest-ci
 	$(MAKE) --no-print-directory docs-check
 	$(MAKE) --no-print-directory test-clang

@@ -91,7 +91,7 @@ install(FILES
 # Cflags as CMake's Threads::Threads puts it on the compile line too.
 set(ASYNCIO_PC_LIBS "-L\${libdir} -lasyncio -pthread")
 if(_asyncio_type STREQUAL "STATIC_LIBRARY")
-  set(ASYNCIO_PC_REQUIRES "Requires: openssl")
+  set(ASYNCIO_PC_REQUIRES "Requires: openssl liburing")
 else()
   set(ASYNCIO_PC_REQUIRES "")
 endif()

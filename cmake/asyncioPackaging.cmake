@@ -10,10 +10,11 @@
 #
 # Depends: the static library's TLS code needs libssl.so/libcrypto.so (and the
 # OpenSSL CMake/pkg-config metadata find_dependency(OpenSSL) and
-# `Requires: openssl` look up) at the consumer's link: that is libssl-dev.
+# `Requires: openssl` look up) at the consumer's link: that is libssl-dev; its
+# io_uring backend needs liburing.so (and liburing.pc): liburing-dev.
 # With -DBUILD_SHARED_LIBS=ON the package holds libasyncio.so.0.1 too and its
 # run-time Depends (libc6, libstdc++6, libssl3) come from dpkg-shlibdeps;
-# OpenSSL is then private to the .so, so libssl-dev is not needed.
+# OpenSSL and liburing are then private to the .so, so their -dev packages are not needed.
 set(CPACK_GENERATOR "DEB")
 set(CPACK_PACKAGE_NAME "libasyncio-dev")
 set(CPACK_PACKAGE_VENDOR "asyncio for C++")
@@ -33,7 +34,7 @@ subprocesses, TLS) in C++20. This package holds the library, the headers,
 the CMake package (find_package(asyncio)) and the pkg-config file (asyncio).")
 get_target_property(_asyncio_pkg_type asyncio TYPE)
 if(_asyncio_pkg_type STREQUAL "STATIC_LIBRARY")
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libssl-dev")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libssl-dev, liburing-dev")
 else()
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 endif()

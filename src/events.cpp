@@ -3,9 +3,12 @@
 #include "asyncio/events.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
+#include <string_view>
 #include <system_error>
 #include <unordered_set>
 
@@ -88,8 +91,40 @@ double TimerHandle::when() const noexcept {
 
 // ---- Construction and time -----------------------------------------------------------------
 
-EventLoop::EventLoop()
-    : reactor_(detail::make_epoll_reactor()), watchers_(std::make_unique<detail::IoWatchers>()) {
+namespace {
+
+Backend backend_from_environment() {
+  const char* v = std::getenv("ASYNCIO_BACKEND");
+  if (v == nullptr || *v == '\0') return Backend::epoll;
+  std::string_view name(v);
+  if (name == "io_uring") return Backend::io_uring;
+  if (name == "epoll") return Backend::epoll;
+  throw ValueError("ASYNCIO_BACKEND must be 'io_uring' or 'epoll', not '" + std::string(name) +
+                   "'");
+}
+
+/// The reactor for `backend`; io_uring falls back to epoll where the kernel refuses it, saying
+/// why once per process (a program may make many loops).
+std::unique_ptr<detail::Reactor> make_reactor(Backend backend) {
+  if (backend == Backend::automatic) backend = backend_from_environment();
+  if (backend == Backend::io_uring) {
+    try {
+      return detail::make_uring_reactor();
+    } catch (const std::exception& e) {
+      static std::atomic<bool> told{false};
+      if (!told.exchange(true)) {
+        std::fprintf(stderr, "asyncio: io_uring is unavailable (%s); using epoll\n", e.what());
+      }
+    }
+  }
+  return detail::make_epoll_reactor();
+}
+
+}  // namespace
+
+EventLoop::EventLoop(Backend backend)
+    : reactor_(make_reactor(backend)), watchers_(std::make_unique<detail::IoWatchers>()) {
+  ring_ = reactor_->ring();
   std::lock_guard lock(detail::registry_mutex);
   detail::live_loops().insert(this);
   detail::debug_register_loop(this);  // call graphs: findable from gdb (src/graph.cpp)
@@ -101,6 +136,10 @@ EventLoop::~EventLoop() {
   std::lock_guard lock(detail::registry_mutex);
   detail::live_loops().erase(this);
   detail::debug_unregister_loop(this);
+}
+
+const char* EventLoop::backend_name() const noexcept {
+  return reactor_->name();
 }
 
 std::int64_t EventLoop::now_ns() const noexcept {
@@ -366,7 +405,8 @@ void EventLoop::run_once() {
   }
   // With callbacks ready and no fd watched, looking at the kernel can only find the wakeup
   // eventfd, whose work the atomic flag above already covers: skip the syscall.
-  if (timeout_ns != 0 || !watchers_->empty()) {
+  // (The io_uring backend also has operations to submit or complete: busy().)
+  if (timeout_ns != 0 || !watchers_->empty() || (ring_ != nullptr && reactor_->busy())) {
     if (timeout_ns != 0) ready_.release_burst_capacity();  // going idle
     poll_io(timeout_ns);
     if (threadsafe_pending_.load(std::memory_order_acquire)) drain_threadsafe_queue();
@@ -429,6 +469,8 @@ void EventLoop::close() {
   // Then generators nobody owns any more (their frames go like pending tasks' frames).
   while (detail::LoopCloseHook* g = asyncgens_.pop_front()) g->on_loop_close();
   while (detail::LoopCloseHook* h = close_hooks_.pop_front()) h->on_loop_close();
+  // No kernel operation may outlive the objects owning its buffers (io_uring).
+  reactor_->drain();
   drain_threadsafe_queue();
   while (!ready_.empty()) {
     detail::ReadyItem item = ready_.pop();

@@ -69,6 +69,7 @@ namespace detail {
 struct LoopAccess;
 class TaskBase;
 class Reactor;
+class CompletionRing;
 class IoWatchers;
 
 /// Shared state behind Handle/TimerHandle. Atomically counted: call_soon_threadsafe hands
@@ -260,10 +261,31 @@ class TimerHandle : public Handle {
   using Handle::Handle;
 };
 
+/// The kernel interface an EventLoop waits on (C++ only: Python's loops are chosen by class,
+/// e.g. SelectorEventLoop; uvloop replaces the whole loop).
+enum class Backend {
+  /// The `ASYNCIO_BACKEND` environment variable decides (`io_uring` or `epoll`); epoll when it
+  /// is unset or empty.
+  automatic,
+  /// Readiness through epoll(7): every operation is a system call of its own.
+  epoll,
+  /// io_uring(7): socket transports, servers and sock_* operations are carried out by the
+  /// kernel from a shared ring (multishot accept and receive into provided buffers, batched
+  /// sends), and every operation of a loop iteration is submitted in one system call; pipes,
+  /// subprocesses and signals use the ring's readiness polls. Where the kernel refuses
+  /// io_uring (too old, seccomp policy, `kernel.io_uring_disabled`), the loop falls back to
+  /// epoll and writes one line to stderr saying why. Observable asyncio semantics are the
+  /// same on both backends.
+  io_uring,
+};
+
 /// The event loop. Create one directly, or let asyncio::run()/Runner create it.
 class EventLoop {
  public:
-  EventLoop();
+  /// A loop on `backend` (see Backend). Throws ValueError for an `ASYNCIO_BACKEND` value
+  /// other than `io_uring`, `epoll` or empty. Python: asyncio.new_event_loop() (the backend is
+  /// C++ only).
+  explicit EventLoop(Backend backend = Backend::automatic);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -477,6 +499,9 @@ class EventLoop {
 
   /// Debug mode: warns on stderr about callbacks and task steps slower than
   /// slow_callback_duration(), and rejects non-threadsafe calls from other threads.
+  /// The backend this loop runs on: "epoll" or "io_uring" (after any fallback). C++ only.
+  const char* backend_name() const noexcept;
+
   /// Python: loop.set_debug().
   void set_debug(bool enabled) noexcept { debug_ = enabled; }
   /// Whether debug mode is on (Python: loop.get_debug()).
@@ -560,6 +585,7 @@ class EventLoop {
   std::shared_ptr<const TaskFactory> task_factory_;
 
   std::unique_ptr<detail::Reactor> reactor_;
+  detail::CompletionRing* ring_ = nullptr;  // reactor_->ring(), cached for the hot paths
   std::unique_ptr<detail::IoWatchers> watchers_;
 
   std::mutex threadsafe_mutex_;

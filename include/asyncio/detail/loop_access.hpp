@@ -55,6 +55,8 @@ struct LoopAccess {
   static void unwatch_io(EventLoop& loop, int fd) {
     loop.set_io_handler(fd, nullptr, false, false);
   }
+  /// The io_uring backend's completion interface (src/reactor.hpp), or nullptr on epoll.
+  static CompletionRing* ring(const EventLoop& loop) noexcept { return loop.ring_; }
   /// The IoHandler registered for `fd`, or nullptr.
   static IoHandler* io_handler(const EventLoop& loop, int fd) noexcept {
     return loop.io_handler_of(fd);
