@@ -64,10 +64,14 @@ void SocketTransport::deliver(std::span<const std::byte> data) noexcept {
     }
     data = data.subspan(n);
     if (data.empty() || conn_lost_ != 0 || closing_ || protocol_ == nullptr) return;
-    if (paused_ || buffered_ == nullptr) {
-      // The protocol paused (or was replaced by a plain Protocol) with bytes left over: they
-      // were received already, keep them for resume_reading().
+    if (paused_) {
+      // The protocol paused with bytes left over: they were received already, keep them
+      // (ahead of anything held) for resume_reading().
       held_.insert(held_.begin(), data.begin(), data.end());
+      return;
+    }
+    if (buffered_ == nullptr) {  // set_protocol() to a plain Protocol meanwhile
+      deliver(data);
       return;
     }
   }

@@ -355,3 +355,45 @@ TEST(UringTest, ServerCloseRefusesConnectionsAtOnce) {
     co_await server.wait_closed();
   }());
 }
+
+// A BufferedProtocol that hands the connection to a plain Protocol from buffer_updated(), in
+// the middle of one completion's bytes: the rest goes to the new protocol at once, in order.
+TEST(UringTest, SetProtocolMidCompletionHandsTheRestOn) {
+  NEED_URING(loop);
+  run_on(*loop, []() -> Coro<> {
+    struct Switching : asyncio::BufferedProtocol {
+      Transport* transport = nullptr;
+      std::string data;
+      std::array<std::byte, 100> buf{};
+      std::shared_ptr<Collector> next;
+      void connection_made(Transport& t) override { transport = &t; }
+      std::span<std::byte> get_buffer(std::ptrdiff_t) override { return buf; }
+      void buffer_updated(std::size_t n) override {
+        data.append(reinterpret_cast<const char*>(buf.data()), n);
+        if (!next) {
+          next = std::make_shared<Collector>();
+          next->transport = transport;
+          transport->set_protocol(next);
+        }
+      }
+    };
+    std::shared_ptr<Switching> sp;
+    auto server = co_await asyncio::create_server(
+        [&] { return sp = std::make_shared<Switching>(); }, "127.0.0.1", 0);
+    const std::string payload = pattern(3000, 5);
+    auto [r, w] = co_await asyncio::open_connection("127.0.0.1", port_of(server));
+    w.write(payload);  // no EOF: nothing else comes that could flush what was kept back
+    co_await w.drain();
+    for (int i = 0; i < 1000; ++i) {
+      if (sp && sp->next && sp->data.size() + sp->next->data.size() >= payload.size()) break;
+      co_await asyncio::sleep(1ms);
+    }
+    CO_ASSERT_TRUE(sp && sp->next);
+    EXPECT_EQ(sp->data.size(), 100u);
+    EXPECT_TRUE(sp->data + sp->next->data == payload)
+        << "got " << sp->data.size() + sp->next->data.size() << " of " << payload.size();
+    w.close();
+    co_await w.wait_closed();
+    server.close();
+  }());
+}
