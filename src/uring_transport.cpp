@@ -286,7 +286,7 @@ void SocketTransport::uring_on_send(int res) noexcept {
     if (res >= 0) {
       out_.consume(static_cast<std::size_t>(res));
       if (out_.empty()) out_.swap(buffer_);
-      if (!out_.empty()) {
+      if (!out_.empty() && sock_.valid()) {
         uring_start_send();
         if (send_armed_) return;
       }
