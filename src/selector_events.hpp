@@ -102,7 +102,7 @@ class SocketTransport final : public Transport, public IoHandler, public LoopClo
   /// Bytes not yet taken by the kernel, except (io_uring) those handed to a send in flight that
   /// has not come back short: see `uncounted_`.
   std::size_t get_write_buffer_size() const noexcept override {
-    return buffer_.size() + out_.size() - uncounted_;
+    return buffer_.size() + out_.size() + lent_.size() - uncounted_;
   }
   std::pair<std::size_t, std::size_t> get_write_buffer_limits() const noexcept override {
     return {low_water_, high_water_};
@@ -168,6 +168,7 @@ class SocketTransport final : public Transport, public IoHandler, public LoopClo
   void uring_on_send(int res) noexcept;
   /// Abort/loop close: cancels what is in flight; the buffers stay until the final CQEs.
   void uring_cancel_all() noexcept;
+  void release_lent() noexcept;
   void op_started();
   [[nodiscard]] std::shared_ptr<SocketTransport> op_finished() noexcept;
 
@@ -201,8 +202,14 @@ class SocketTransport final : public Transport, public IoHandler, public LoopClo
   CompletionRing* ring_ = nullptr;  // null: readiness path (epoll, or no provided buffers)
   RecvOp recv_op_{this};
   SendOp send_op_{this};
-  WriteBuffer out_;              // the bytes the send in flight refers to
-  std::size_t uncounted_ = 0;    // bytes of out_+buffer_ not reported as buffered
+  WriteBuffer out_;            // the bytes the send in flight refers to
+  std::size_t uncounted_ = 0;  // bytes of lent_+out_+buffer_ not reported as buffered
+  // Zero-copy write: the send in flight refers to provided buffer lent_id_ (bytes a
+  // data_received() wrote back) instead of out_; it is recycled at the send's CQE.
+  std::span<const std::byte> lent_;
+  std::uint16_t lent_id_ = 0;
+  std::span<const std::byte> delivering_;  // the provided buffer data_received() is given
+  std::uint16_t delivering_id_ = 0;
   std::vector<std::byte> held_;  // received while paused: delivered by resume_reading()
   int held_eof_ = 1;             // 0: EOF held, < 0: -errno held, 1: nothing
   std::shared_ptr<SocketTransport> hold_;

@@ -34,7 +34,26 @@ namespace {
 /// comes back short (Python would have sent it at once). Larger writes first try the socket
 /// synchronously, as Python does, so that flow control sees what the socket did not take.
 constexpr std::size_t kDirectWriteMax = 64 * 1024;
+
+/// Provided buffers lent to sends (zero-copy writes of received bytes) on this thread, at most
+/// kMaxLent: a send to a peer that does not read holds its buffer, and the group must keep
+/// enough for the receives of every other connection.
+thread_local int lent_buffers = 0;
+constexpr int kMaxLent = 128;  // of the group's 256 (uring_reactor.cpp)
+
+bool within(std::span<const std::byte> inner, std::span<const std::byte> outer) noexcept {
+  auto b = reinterpret_cast<std::uintptr_t>(inner.data());
+  auto ob = reinterpret_cast<std::uintptr_t>(outer.data());
+  return b >= ob && b + inner.size() <= ob + outer.size();
+}
 }  // namespace
+
+void SocketTransport::release_lent() noexcept {
+  if (lent_.data() == nullptr) return;
+  ring_->recycle(lent_id_);
+  lent_ = {};
+  --lent_buffers;
+}
 
 void SocketTransport::deliver(std::span<const std::byte> data) noexcept {
   if (buffered_ == nullptr) {
@@ -150,8 +169,15 @@ void SocketTransport::uring_on_recv(int res, std::uint32_t flags) noexcept {
   }
   if ((flags & IORING_CQE_F_BUFFER) != 0) {
     const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-    if (res > 0) uring_on_data(ring_->buffer(id).first(static_cast<std::size_t>(res)));
-    ring_->recycle(id);
+    bool lent = false;
+    if (res > 0) {
+      delivering_ = ring_->buffer(id).first(static_cast<std::size_t>(res));
+      delivering_id_ = id;
+      uring_on_data(delivering_);
+      lent = lent_.data() != nullptr && lent_id_ == id && within(lent_, delivering_);
+      delivering_ = {};
+    }
+    if (!lent) ring_->recycle(id);  // else when the send that took it completes
   } else if (res == 0 || (res < 0 && res != -ECANCELED && res != -ENOBUFS)) {
     if (lost_called_ || conn_lost_ != 0 || closing_) return;  // reading is over anyway
     if (!paused_ && !held_scheduled_ && held_.empty()) {
@@ -215,6 +241,18 @@ void SocketTransport::uring_write(std::span<const std::span<const std::byte>> ch
     return;
   }
   if (total <= kDirectWriteMax) {
+    if (chunks.size() == 1 && !delivering_.empty() && within(chunks[0], delivering_) &&
+        lent_.data() == nullptr && lent_buffers < kMaxLent) {
+      // Bytes of the provided buffer being delivered (an echo, a proxy writing back what it
+      // read): send them from there and keep the buffer out of the group until the send
+      // completes, instead of copying them.
+      lent_ = chunks[0];
+      lent_id_ = delivering_id_;
+      ++lent_buffers;
+      uncounted_ = total;
+      uring_start_send();
+      return;
+    }
     for (const auto& c : chunks) out_.append(c);
     uncounted_ = total;
     uring_start_send();
@@ -260,13 +298,18 @@ void SocketTransport::uring_start_send() noexcept {
     op_started();
     try {
       io_uring_sqe* sqe = ring_->prepare(&send_op_);
-      io_uring_prep_send(sqe, sock_.fd(), out_.data(), out_.size(), MSG_NOSIGNAL);
+      if (lent_.data() != nullptr) {
+        io_uring_prep_send(sqe, sock_.fd(), lent_.data(), lent_.size(), MSG_NOSIGNAL);
+      } else {
+        io_uring_prep_send(sqe, sock_.fd(), out_.data(), out_.size(), MSG_NOSIGNAL);
+      }
     } catch (...) {
       auto keep = op_finished();
       throw;
     }
     send_armed_ = true;
   } catch (...) {
+    release_lent();
     out_.clear();
     buffer_.clear();
     uncounted_ = 0;
@@ -281,10 +324,19 @@ void SocketTransport::SendOp::on_complete(int res, std::uint32_t /*flags*/) noex
 void SocketTransport::uring_on_send(int res) noexcept {
   send_armed_ = false;
   std::shared_ptr<SocketTransport> keep = op_finished();  // released last: may free `this`
+  const bool was_lent = lent_.data() != nullptr;
+  if (was_lent) {
+    // The send used a lent provided buffer: what the kernel did not take moves to out_ (empty
+    // while a lent buffer is in flight), and the buffer goes back to the group.
+    if (res >= 0) {
+      out_.append(lent_.subspan(std::min(static_cast<std::size_t>(res), lent_.size())));
+    }
+    release_lent();
+  }
   if (linger_) {
     // close() already let connection_lost() go: finish the unreported bytes, then close.
     if (res >= 0) {
-      out_.consume(static_cast<std::size_t>(res));
+      if (!was_lent) out_.consume(static_cast<std::size_t>(res));
       if (out_.empty()) out_.swap(buffer_);
       if (!out_.empty() && sock_.valid()) {
         uring_start_send();
@@ -315,7 +367,7 @@ void SocketTransport::uring_on_send(int res) noexcept {
     return;
   }
   const auto n = static_cast<std::size_t>(res);
-  out_.consume(n);
+  if (!was_lent) out_.consume(n);
   if (!out_.empty()) {
     // Short: the socket is full. From now on what is left counts as buffered (Python's
     // write() would have buffered it), and the rest goes in the next send.
@@ -357,7 +409,7 @@ void SocketTransport::uring_cancel_all() noexcept {
   }
   // out_ belongs to the kernel until the send's final CQE; it is no longer reported.
   if (!send_armed_) out_.clear();
-  uncounted_ = out_.size();
+  uncounted_ = out_.size() + lent_.size();
   held_.clear();
   held_eof_ = 1;
 }
