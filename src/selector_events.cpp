@@ -131,6 +131,15 @@ SocketTransport::SocketTransport(EventLoop& loop, Socket sock, std::shared_ptr<P
   // Python's _set_nodelay: small writes go out at once (fails harmlessly on Unix sockets).
   int one = 1;
   ::setsockopt(sock_.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (CompletionRing* ring = LoopAccess::ring(loop)) {
+    // The completion path needs the provided-buffer group: without it (setup refused), the
+    // transport stays on the readiness path, which io_uring serves through poll operations.
+    try {
+      (void)ring->buffer_group();
+      ring_ = ring;
+    } catch (...) {
+    }
+  }
   LoopAccess::add_close_hook(loop, this);
 }
 
@@ -209,6 +218,10 @@ void SocketTransport::set_protocol(std::shared_ptr<BaseProtocol> protocol) {
 void SocketTransport::update_interest() noexcept {
   if (fd_lent_) return;  // sock_sendfile() has the fd registered: lend_fd(false) catches up
   bool want_read = started_reading_ && !paused_ && !closing_ && !read_eof_ && conn_lost_ == 0;
+  if (ring_) {
+    uring_update_reading(want_read);  // writes need no interest: sends complete by themselves
+    return;
+  }
   bool want_write = !buffer_.empty() && conn_lost_ == 0;
   if (want_read == watch_read_ && want_write == watch_write_) return;
   try {
@@ -312,6 +325,11 @@ void SocketTransport::write(std::span<const std::byte> data) {
     ++conn_lost_;
     return;
   }
+  if (ring_) {
+    const std::span<const std::byte> one[1] = {data};
+    uring_write(one);
+    return;
+  }
   if (buffer_.empty()) {
     // Optimization: try to send now.
     ssize_t n = ::send(sock_.fd(), data.data(), data.size(), MSG_NOSIGNAL);
@@ -338,6 +356,10 @@ void SocketTransport::writelines(std::span<const std::span<const std::byte>> chu
   if (chunks.empty()) return;
   if (conn_lost_ != 0) {
     ++conn_lost_;
+    return;
+  }
+  if (ring_) {
+    uring_write(chunks);
     return;
   }
   std::size_t first = 0;   // first chunk not fully sent
@@ -398,6 +420,10 @@ void SocketTransport::write_ready() noexcept {
   }
   if (!buffer_.empty()) return;
   update_interest();
+  write_drained();
+}
+
+void SocketTransport::write_drained() noexcept {
   if (empty_waiter_ && !empty_waiter_->done()) empty_waiter_->set_result();
   if (closing_) {
     // Python calls _call_connection_lost directly here; the loop must not see `this` freed
@@ -412,7 +438,7 @@ void SocketTransport::write_ready() noexcept {
 void SocketTransport::write_eof() {
   if (closing_ || eof_) return;
   eof_ = true;
-  if (buffer_.empty() && ::shutdown(sock_.fd(), SHUT_WR) != 0) throw_os_error(errno);
+  if (write_idle() && ::shutdown(sock_.fd(), SHUT_WR) != 0) throw_os_error(errno);
 }
 
 void SocketTransport::pause_reading() {
@@ -436,7 +462,7 @@ void SocketTransport::set_write_buffer_limits(std::optional<std::size_t> high,
 }
 
 void SocketTransport::maybe_pause_protocol() {
-  if (buffer_.size() <= high_water_) return;
+  if (get_write_buffer_size() <= high_water_) return;
   if (!protocol_paused_) {
     protocol_paused_ = true;
     try {
@@ -449,7 +475,7 @@ void SocketTransport::maybe_pause_protocol() {
 }
 
 void SocketTransport::maybe_resume_protocol() {
-  if (protocol_paused_ && buffer_.size() <= low_water_) {
+  if (protocol_paused_ && get_write_buffer_size() <= low_water_) {
     protocol_paused_ = false;
     try {
       protocol_->resume_writing();
@@ -464,7 +490,11 @@ void SocketTransport::close() {
   if (closing_) return;
   closing_ = true;
   update_interest();
-  if (buffer_.empty()) {
+  // On io_uring, bytes handed to a send that get_write_buffer_size() does not report are, as
+  // far as Python's semantics go, in the socket already: they do not delay connection_lost();
+  // the fd stays open for them until the send's final CQE (linger_).
+  if (write_idle() || (ring_ != nullptr && get_write_buffer_size() == 0)) {
+    linger_ = !write_idle();
     ++conn_lost_;
     update_interest();
     loop_->call_soon(
@@ -477,6 +507,8 @@ void SocketTransport::close() {
 void SocketTransport::force_close(std::exception_ptr exc) {
   if (conn_lost_ != 0) return;
   buffer_.clear();
+  linger_ = false;
+  if (ring_) uring_cancel_all();
   closing_ = true;
   ++conn_lost_;
   update_interest();
@@ -526,6 +558,8 @@ void SocketTransport::call_connection_lost(std::exception_ptr exc, bool from_io)
     // sock_sendfile() is registered on the fd: shut the connection down so that it wakes
     // up and fails; lend_fd(false) closes the fd once it has let go.
     ::shutdown(sock_.fd(), SHUT_RDWR);
+  } else if (linger_ && send_armed_) {
+    // close() left unreported bytes in flight: uring_on_send() closes the fd after them.
   } else {
     sock_.close();
   }
@@ -547,7 +581,7 @@ void SocketTransport::call_connection_lost(std::exception_ptr exc, bool from_io)
 Future<void> SocketTransport::make_empty_waiter() {
   if (empty_waiter_) throw RuntimeError("Empty waiter is already set");
   Future<void> f = loop_->create_future<void>();
-  if (buffer_.empty()) f.set_result();
+  if (write_idle()) f.set_result();
   empty_waiter_ = f;
   return f;
 }
@@ -592,6 +626,8 @@ void SocketTransport::on_loop_close() noexcept {
     }
     watch_read_ = watch_write_ = false;
   }
+  linger_ = false;
+  if (ring_) uring_cancel_all();  // their final CQEs come in drain(); hold_ keeps us till then
   sock_.close();
   buffer_.clear();
   auto proto = std::move(protocol_);

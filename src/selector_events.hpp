@@ -15,6 +15,7 @@
 #include "asyncio/futures.hpp"
 #include "asyncio/net.hpp"
 #include "asyncio/transports.hpp"
+#include "reactor.hpp"
 
 namespace asyncio::detail {
 
@@ -56,6 +57,10 @@ class WriteBuffer {
   void append(std::span<const std::byte> bytes);
   void consume(std::size_t n) noexcept;
   void clear() noexcept;
+  void swap(WriteBuffer& o) noexcept {
+    data_.swap(o.data_);
+    std::swap(head_, o.head_);
+  }
 
  private:
   std::vector<std::byte> data_;
@@ -94,7 +99,11 @@ class SocketTransport final : public Transport, public IoHandler, public LoopClo
   void write_eof() override;
   bool can_write_eof() const noexcept override { return true; }
   void abort() override { force_close(nullptr); }
-  std::size_t get_write_buffer_size() const noexcept override { return buffer_.size(); }
+  /// Bytes not yet taken by the kernel, except (io_uring) those handed to a send in flight that
+  /// has not come back short: see `uncounted_`.
+  std::size_t get_write_buffer_size() const noexcept override {
+    return buffer_.size() + out_.size() + lent_.size() - uncounted_;
+  }
   std::pair<std::size_t, std::size_t> get_write_buffer_limits() const noexcept override {
     return {low_water_, high_water_};
   }
@@ -131,6 +140,37 @@ class SocketTransport final : public Transport, public IoHandler, public LoopClo
   void maybe_resume_protocol();
   void update_interest() noexcept;
   void after_connection_made(Future<void> waiter);
+  /// Hands received bytes to the protocol (data_received, or get_buffer/buffer_updated for a
+  /// BufferedProtocol); what arrives after pause_reading() mid-way is kept in held_.
+  void deliver(std::span<const std::byte> data) noexcept;
+  /// Nothing buffered, nothing in flight: what close()/write_eof()/sendfile wait for.
+  bool write_idle() const noexcept { return buffer_.empty() && out_.empty() && !send_armed_; }
+  /// The write buffer drained (both paths): wake sendfile, finish close()/write_eof().
+  void write_drained() noexcept;
+
+  // ---- io_uring completion path (src/uring_transport.cpp; used when ring_ != nullptr) ----
+  struct RecvOp final : Completion {
+    SocketTransport* t;
+    explicit RecvOp(SocketTransport* o) noexcept : t(o) {}
+    void on_complete(int res, std::uint32_t flags) noexcept override;
+  };
+  struct SendOp final : Completion {
+    SocketTransport* t;
+    explicit SendOp(SocketTransport* o) noexcept : t(o) {}
+    void on_complete(int res, std::uint32_t flags) noexcept override;
+  };
+  void uring_update_reading(bool want_read) noexcept;
+  void uring_on_recv(int res, std::uint32_t flags) noexcept;
+  void uring_on_data(std::span<const std::byte> data) noexcept;
+  void uring_deliver_held() noexcept;
+  void uring_write(std::span<const std::span<const std::byte>> chunks);
+  void uring_start_send() noexcept;
+  void uring_on_send(int res) noexcept;
+  /// Abort/loop close: cancels what is in flight; the buffers stay until the final CQEs.
+  void uring_cancel_all() noexcept;
+  void release_lent() noexcept;
+  void op_started();
+  [[nodiscard]] std::shared_ptr<SocketTransport> op_finished() noexcept;
 
   EventLoop* loop_;
   Socket sock_;
@@ -155,6 +195,31 @@ class SocketTransport final : public Transport, public IoHandler, public LoopClo
   bool started_reading_ = false;  // connection_made() ran: reading may be watched
   bool fd_lent_ = false;          // sendfile owns the fd's registration (lend_fd)
   std::optional<Future<void>> empty_waiter_;
+
+  // io_uring state. Invariant (reactor.hpp's ownership rule): while ops_in_flight_ > 0, hold_
+  // keeps this object, and so out_ and the Completion members, alive; out_ is not modified
+  // while send_armed_ (writes go to buffer_ meanwhile).
+  CompletionRing* ring_ = nullptr;  // null: readiness path (epoll, or no provided buffers)
+  RecvOp recv_op_{this};
+  SendOp send_op_{this};
+  WriteBuffer out_;            // the bytes the send in flight refers to
+  std::size_t uncounted_ = 0;  // bytes of lent_+out_+buffer_ not reported as buffered
+  // Zero-copy write: the send in flight refers to provided buffer lent_id_ (bytes a
+  // data_received() wrote back) instead of out_; it is recycled at the send's CQE.
+  std::span<const std::byte> lent_;
+  std::uint16_t lent_id_ = 0;
+  std::span<const std::byte> delivering_;  // the provided buffer data_received() is given
+  std::uint16_t delivering_id_ = 0;
+  std::vector<std::byte> held_;  // received while paused: delivered by resume_reading()
+  int held_eof_ = 1;             // 0: EOF held, < 0: -errno held, 1: nothing
+  std::shared_ptr<SocketTransport> hold_;
+  int ops_in_flight_ = 0;
+  bool recv_armed_ = false;       // a recv is in flight (its final CQE has not come)
+  bool recv_cancelling_ = false;  // and we asked for its cancellation
+  bool send_armed_ = false;
+  bool held_scheduled_ = false;  // uring_deliver_held() is queued
+  bool ring_stopped_ = false;    // the ring cancelled an operation we did not: stop re-arming
+  bool linger_ = false;  // closed with unreported bytes in flight: send them, then close the fd
 };
 
 /// Python: _SelectorDatagramTransport.
@@ -217,9 +282,13 @@ class DatagramSocketTransport final : public DatagramTransport,
 /// Shared-owned by its server. on_io() holds a reference to itself and to the server while it
 /// runs, because the protocol factory it calls may close the server, which drops the acceptor:
 /// the object then outlives the server's reference until the accept loop has returned.
+///
+/// On the io_uring backend it keeps one multishot accept in flight instead (server.cpp); while
+/// it is, hold_ keeps the acceptor alive (reactor.hpp's ownership rule), and server_ is only
+/// used while watching_ (a closed acceptor may outlive its server until the final CQE).
 class Acceptor final : public IoHandler, public std::enable_shared_from_this<Acceptor> {
  public:
-  Acceptor(ServerImpl& server, Socket sock) : server_(&server), sock_(std::move(sock)) {}
+  Acceptor(ServerImpl& server, Socket sock);
   void on_io(bool readable, bool writable) noexcept override;
   void start();
   /// Stops watching the socket (and cancels an accept retry); the socket stays open.
@@ -230,10 +299,27 @@ class Acceptor final : public IoHandler, public std::enable_shared_from_this<Acc
   Socket& socket() noexcept { return sock_; }
 
  private:
+  struct AcceptOp final : Completion {
+    Acceptor* a;
+    explicit AcceptOp(Acceptor* o) noexcept : a(o) {}
+    void on_complete(int res, std::uint32_t flags) noexcept override;
+  };
+  /// accept() failed with `err` (not EAGAIN/ECONNABORTED): report it; out of fds or memory,
+  /// stop accepting for kAcceptRetryDelay (Python: ACCEPT_RETRY_DELAY).
+  void accept_failed(int err) noexcept;
+  void arm() noexcept;
+  void on_accept(int res, std::uint32_t flags) noexcept;
+
   ServerImpl* server_;
   Socket sock_;
   bool watching_ = false;
   TimerHandle retry_;
+  CompletionRing* ring_ = nullptr;
+  AcceptOp op_{this};
+  std::shared_ptr<Acceptor> hold_;  // while the accept is in flight
+  bool armed_ = false;
+  bool cancelling_ = false;
+  bool ring_stopped_ = false;  // the ring cancelled the accept itself (loop closing)
 };
 
 /// Python: base_events.Server.

@@ -1,10 +1,12 @@
 // The server: its listening sockets' acceptors and the Server handle (Python:
 // base_events.Server, selector_events.py's _accept_connection/_accept_connection2).
 
+#include <liburing.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "asyncio/tasks.hpp"
 #include "selector_events.hpp"
@@ -16,8 +18,17 @@ namespace detail {
 
 // ---- Acceptor --------------------------------------------------------------------------------
 
+Acceptor::Acceptor(ServerImpl& server, Socket sock) : server_(&server), sock_(std::move(sock)) {
+  ring_ = LoopAccess::ring(server.loop());
+}
+
 void Acceptor::start() {
   if (watching_) return;
+  if (ring_) {
+    watching_ = true;
+    if (!armed_) arm();  // else the cancelled accept's final CQE arms it again
+    return;
+  }
   LoopAccess::watch_io(*server_->loop_, sock_.fd(), this, true, false);
   watching_ = true;
 }
@@ -26,6 +37,17 @@ void Acceptor::stop() noexcept {
   retry_.cancel();
   if (!watching_) return;
   watching_ = false;
+  if (ring_) {
+    if (armed_ && !cancelling_) {
+      try {
+        ring_->cancel(&op_);
+        cancelling_ = true;
+      } catch (...) {
+        // Connections accepted meanwhile are closed when their CQEs come (not watching).
+      }
+    }
+    return;
+  }
   try {
     LoopAccess::unwatch_io(*server_->loop_, sock_.fd());
   } catch (...) {
@@ -34,7 +56,84 @@ void Acceptor::stop() noexcept {
 
 void Acceptor::close() noexcept {
   stop();
+  // An accept in flight holds the listening socket open until its final CQE: stop listening
+  // now, so that new connections are refused at once, as after close() on the readiness path.
+  if (ring_ && armed_ && sock_.valid()) ::shutdown(sock_.fd(), SHUT_RDWR);
   sock_.close();
+}
+
+void Acceptor::accept_failed(int err) noexcept {
+  EventLoop& loop = *server_->loop_;
+  if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+    // Out of fds or memory: stop accepting for a while instead of spinning the loop on a
+    // listening socket that stays readable (Python: ACCEPT_RETRY_DELAY).
+    loop.call_exception_handler({"socket.accept() out of system resource", make_os_error(err), {}});
+    stop();
+    try {
+      std::weak_ptr<ServerImpl> weak_server = server_->shared_from_this();
+      std::weak_ptr<Acceptor> weak_self = shared_from_this();
+      retry_ = loop.call_later(Duration(kAcceptRetryDelay), [weak_server, weak_self] {
+        auto server = weak_server.lock();
+        auto self = weak_self.lock();
+        if (!server || !self || !server->serving_) return;
+        try {
+          self->start();
+        } catch (...) {
+          server->loop_->call_exception_handler(
+              {"cannot resume accepting", std::current_exception(), {}});
+        }
+      });
+    } catch (...) {
+    }
+    return;
+  }
+  loop.call_exception_handler({"Exception in accept()", make_os_error(err), {}});
+}
+
+// ---- The io_uring path: multishot accept ----------------------------------------------------
+
+void Acceptor::arm() noexcept {
+  if (ring_stopped_ || !sock_.valid()) return;
+  try {
+    io_uring_sqe* sqe = ring_->prepare(&op_);
+    io_uring_prep_multishot_accept(sqe, sock_.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    armed_ = true;
+    hold_ = shared_from_this();
+  } catch (...) {
+    watching_ = false;
+    server_->loop_->call_exception_handler(
+        {"cannot resume accepting", std::current_exception(), {}});
+  }
+}
+
+void Acceptor::AcceptOp::on_complete(int res, std::uint32_t flags) noexcept {
+  a->on_accept(res, flags);
+}
+
+void Acceptor::on_accept(int res, std::uint32_t flags) noexcept {
+  std::shared_ptr<Acceptor> keep_self;  // released last: may free `this`
+  if ((flags & IORING_CQE_F_MORE) == 0) {
+    if (res == -ECANCELED && !cancelling_) ring_stopped_ = true;  // drain(): loop closing
+    armed_ = false;
+    cancelling_ = false;
+    keep_self = std::move(hold_);
+  }
+  if (res >= 0) {
+    Socket conn(res);  // closed at once when the server no longer accepts (a close() race)
+    if (watching_) {
+      std::shared_ptr<ServerImpl> keep_server = server_->shared_from_this();
+      SockAddr peer;
+      try {
+        peer = conn.getpeername();  // a multishot accept cannot fill one address per CQE
+      } catch (const std::system_error&) {
+      }
+      keep_server->accept_connection(std::move(conn), peer);
+    }
+  } else if (watching_ && res != -ECANCELED && res != -EAGAIN && res != -ECONNABORTED) {
+    std::shared_ptr<ServerImpl> keep_server = server_->shared_from_this();
+    accept_failed(-res);
+  }
+  if (watching_ && !armed_) arm();
 }
 
 void Acceptor::on_io(bool readable, bool /*writable*/) noexcept {
@@ -52,32 +151,7 @@ void Acceptor::on_io(bool readable, bool /*writable*/) noexcept {
     if (fd < 0) {
       int err = errno;
       if (would_block(err) || err == ECONNABORTED) return;  // early-closed connections too
-      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-        // Out of fds or memory: stop accepting for a while instead of spinning the loop on a
-        // listening socket that stays readable (Python: ACCEPT_RETRY_DELAY).
-        EventLoop& loop = *keep_server->loop_;
-        loop.call_exception_handler(
-            {"socket.accept() out of system resource", make_os_error(err), {}});
-        stop();
-        try {
-          std::weak_ptr<ServerImpl> weak_server = keep_server;
-          std::weak_ptr<Acceptor> weak_self = keep_self;
-          retry_ = loop.call_later(Duration(kAcceptRetryDelay), [weak_server, weak_self] {
-            auto server = weak_server.lock();
-            auto self = weak_self.lock();
-            if (!server || !self || !server->serving_) return;
-            try {
-              self->start();
-            } catch (...) {
-              server->loop_->call_exception_handler(
-                  {"cannot resume accepting", std::current_exception(), {}});
-            }
-          });
-        } catch (...) {
-        }
-        return;
-      }
-      keep_server->loop_->call_exception_handler({"Exception in accept()", make_os_error(err), {}});
+      accept_failed(err);
       return;
     }
     addr.set_size(len);

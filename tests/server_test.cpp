@@ -663,6 +663,13 @@ TEST(ServerTest, AcceptOutOfFdsBacksOffInsteadOfSpinning) {
           reports.push_back(ctx.message);
         });
     int accepted = 0;
+    // Pre-create the client socket, then leave no fd free for accept(). The limit is lowered
+    // before the server starts: io_uring's accept takes RLIMIT_NOFILE when it is submitted.
+    asyncio::Socket client = asyncio::Socket::create(AF_INET, SOCK_STREAM);
+    int used = nettest::count_fds() + 1;  // and the listening socket
+    rlimit tight = saved;
+    tight.rlim_cur = static_cast<rlim_t>(used + 3);  // room for count_fds()'s dir stream only
+    ::setrlimit(RLIMIT_NOFILE, &tight);
     auto server = co_await asyncio::create_server(
         [&] {
           ++accepted;
@@ -670,13 +677,7 @@ TEST(ServerTest, AcceptOutOfFdsBacksOffInsteadOfSpinning) {
         },
         "127.0.0.1", 0);
     std::uint16_t port = port_of(server);
-    // Pre-create the client socket, then leave no fd free for accept().
-    asyncio::Socket client = asyncio::Socket::create(AF_INET, SOCK_STREAM);
-    int used = nettest::count_fds();
-    rlimit tight = saved;
-    tight.rlim_cur = static_cast<rlim_t>(used + 3);  // room for count_fds()'s dir stream only
     std::vector<asyncio::Socket> fillers;
-    ::setrlimit(RLIMIT_NOFILE, &tight);
     while (true) {
       int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       if (fd < 0) break;
