@@ -11,7 +11,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <new>
 #include <string>
 #include <thread>
@@ -275,18 +274,11 @@ TEST(AllocTest, CreateTaskAndAwaitCost) {
 // One allocation per task: the task state lives in the prefix of the coroutine frame's block
 // (detail/task_frame.hpp). Measured on a fresh thread, whose block cache is empty, with every
 // task alive at once: each block is then an operator new call in any build, so N tasks cost N
-// calls (they cost 2N when the task state was allocated apart from the frame).
-Coro<> big_frame() {
-  char pad[1024];  // lives across the await, so in the frame: > the cache's largest class
-  std::memset(pad, 1, sizeof pad);
-  co_await asyncio::sleep(0s);
-  EXPECT_EQ(pad[sizeof pad - 1], 1);
-}
-
+// calls (2N when the task state was allocated apart from the frame), plus the ready queue
+// growing to hold their first steps (a few doublings).
 TEST(AllocTest, CreateTaskAllocatesOneBlockPerTask) {
   constexpr long kTasks = 256;
-  long int_cost = -1;
-  long void_cost = -1;
+  long cost = -1;
   std::thread([&] {
     EventLoop loop;
     auto main = [&]() -> Coro<> {
@@ -295,21 +287,12 @@ TEST(AllocTest, CreateTaskAllocatesOneBlockPerTask) {
       tasks.reserve(kTasks);
       void_tasks.reserve(kTasks);
       {
-        // Grow the ready queue to 2 * kTasks first steps, with blocks the cache never keeps.
-        std::vector<asyncio::Task<>> warm;
-        for (long k = 0; k < 2 * kTasks; ++k) warm.push_back(asyncio::create_task(big_frame()));
-        for (auto& t : warm) co_await t;
-      }
-      {
         AllocCounter c;
-        for (long k = 0; k < kTasks; ++k) tasks.push_back(asyncio::create_task(trivial()));
-        int_cost = c.stop();
-      }
-      {
-        AllocCounter c;
-        for (long k = 0; k < kTasks; ++k)
+        for (long k = 0; k < kTasks; ++k) {
+          tasks.push_back(asyncio::create_task(trivial()));
           void_tasks.push_back(asyncio::create_task([]() -> Coro<> { co_return; }()));
-        void_cost = c.stop();
+        }
+        cost = c.stop();
       }
       for (auto& t : tasks) co_await t;
       for (auto& t : void_tasks) co_await t;
@@ -318,12 +301,12 @@ TEST(AllocTest, CreateTaskAllocatesOneBlockPerTask) {
     loop.close();
   }).join();
   std::printf(
-      "[ alloc    ] %ld create_task(Coro<int>), all alive, fresh thread: %ld operator "
-      "new call(s); Coro<void>: %ld\n",
-      kTasks, int_cost, void_cost);
-  RecordProperty("create_task_int_blocks", static_cast<int>(int_cost));
-  EXPECT_EQ(int_cost, kTasks);
-  EXPECT_EQ(void_cost, kTasks);
+      "[ alloc    ] %ld create_task(Coro<int>) + %ld create_task(Coro<void>), all alive, "
+      "fresh thread: %ld operator new call(s)\n",
+      kTasks, kTasks, cost);
+  RecordProperty("create_task_blocks", static_cast<int>(cost));
+  EXPECT_GE(cost, 2 * kTasks);
+  EXPECT_LE(cost, 2 * kTasks + 4);  // + the ready queue's doublings
 }
 
 // co_yield hands the value over in the generator's frame: no allocation per value, whether the

@@ -360,7 +360,7 @@ class EventLoop {
   /// Python: loop.create_task().
   template <class T>
   Task<T> create_task(Coro<T> coro, std::string name);
-  /// As above, named "Task-N".
+  /// As above, named "Task-N" (Python: loop.create_task(coro)).
   template <class T>
   Task<T> create_task(Coro<T> coro);
   /// A new pending future bound to this loop.

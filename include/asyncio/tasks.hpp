@@ -128,7 +128,8 @@ Task<T> create_task(Coro<T> coro, std::string name,
   task.impl()->set_creation_site(site);
   return task;
 }
-/// As above, unnamed ("Task-N"); no std::string is made (spawning is that cheap).
+/// As above, named "Task-N"; no std::string is made (spawning is that cheap).
+/// Python: asyncio.create_task(coro).
 template <class T>
 Task<T> create_task(Coro<T> coro, detail::AwaitSite site = ASYNCIO_DETAIL_CALLER_SITE) {
   Task<T> task = get_running_loop().create_task(std::move(coro));
