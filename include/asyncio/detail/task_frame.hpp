@@ -25,13 +25,15 @@
 #include <optional>
 #include <type_traits>
 
+#include "asyncio/detail/await_site.hpp"
 #include "asyncio/detail/pool_allocator.hpp"
 
 namespace asyncio::detail {
 
 /// sizeof(TaskBase) (static_assert in task_base.hpp): the prefix is computed here, where
-/// TaskBase is incomplete.
-inline constexpr std::size_t kTaskStateBytes = 136;
+/// TaskBase is incomplete. 136 bytes with std::source_location (one pointer); AwaitSite is 24
+/// bytes where the library lacks it (Clang 14 with libstdc++ 12).
+inline constexpr std::size_t kTaskStateBytes = 128 + sizeof(AwaitSite);
 /// Largest std::optional<T> kept inside the prefix: larger results use two allocations.
 inline constexpr std::size_t kMaxEmbeddedValueBytes = 16;
 
