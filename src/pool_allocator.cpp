@@ -15,7 +15,7 @@ struct Reaper {
         cache.head[c] = b->next;
         ::operator delete(b);
       }
-      cache.count[c] = 0;
+      cache.room[c] = 0;  // closed: later frees go to the global allocator
     }
     cache.state = Cache::Reaped;
   }
@@ -34,15 +34,17 @@ void deallocate_slow(void* p, std::size_t size) noexcept {
   const std::size_t c = class_of(size);
   if constexpr (kEnabled) {
     if (c < kClasses && cache.state == Cache::Fresh) {
-      // The thread's first free: arrange for the cache to be emptied at thread exit, then
-      // cache the block. (A thread-local with a destructor cannot be constinit.)
+      // The thread's first free: arrange for the cache to be emptied at thread exit, open
+      // the lists, then cache the block. (A thread-local with a destructor cannot be
+      // constinit.)
       static thread_local Reaper reaper;
       (void)reaper;
       cache.state = Cache::Live;
+      for (std::size_t k = 0; k < kClasses; ++k) cache.room[k] = max_cached(k);
       auto* b = static_cast<FreeBlock*>(p);
       b->next = cache.head[c];
       cache.head[c] = b;
-      ++cache.count[c];
+      --cache.room[c];
       return;
     }
   }

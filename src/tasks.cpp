@@ -6,11 +6,6 @@
 
 namespace asyncio::detail {
 
-TaskBase::TaskBase(EventLoop& loop, std::coroutine_handle<> root, std::string name)
-    : FutureBase(loop), root_(root), resume_point_(root) {
-  if (!name.empty()) name_ = std::make_unique<std::string>(std::move(name));
-}
-
 TaskBase::~TaskBase() {
   report_if_unretrieved();  // here, while describe_self() still names the task
   if (root_) root_.destroy();

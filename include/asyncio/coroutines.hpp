@@ -16,6 +16,7 @@
 
 #include "asyncio/detail/await_site.hpp"
 #include "asyncio/detail/pool_allocator.hpp"
+#include "asyncio/detail/task_frame.hpp"
 #include "asyncio/exceptions.hpp"
 
 /// Debug builds (default: when NDEBUG is not defined) report a Coro destroyed without ever
@@ -90,10 +91,6 @@ struct AwaitSiteRecorder {};
 #endif
 
 struct CoroPromiseBase : AwaitSiteRecorder<CoroPromiseBase> {
-  // Frames come from the per-thread block cache: spawning is allocation-heavy otherwise.
-  static void* operator new(std::size_t size) { return pool_allocate(size); }
-  static void operator delete(void* p, std::size_t size) noexcept { pool_deallocate(p, size); }
-
   /// Who resumes when this coroutine finishes: the awaiting coroutine, or nothing when the
   /// coroutine is a task's root (the task notices completion when resume() returns).
   std::coroutine_handle<> continuation;
@@ -150,8 +147,11 @@ struct CoroutineName {
 /// Defined whatever ASYNCIO_COROUTINE_DEBUG is, so that the library links with either.
 [[gnu::cold]] void report_never_awaited(const char* name) noexcept;
 
+/// Frames come from the per-thread block cache (spawning is allocation-heavy otherwise), with
+/// room for a task state in front when T is small (detail/task_frame.hpp: create_task() then
+/// allocates nothing more).
 template <class T>
-struct CoroPromise : CoroPromiseBase {
+struct CoroPromise : CoroPromiseBase, FrameAllocation<TaskPrefix<T>::bytes> {
   // Call-graph walkers find the promise at a fixed offset (16) in every Coro frame, which
   // holds for promises aligned to at most 16 bytes (GCC and Clang frame layout).
   static_assert(alignof(T) <= 16, "Coro<T> does not support over-aligned T; wrap it");
@@ -177,7 +177,7 @@ struct CoroPromise : CoroPromiseBase {
 };
 
 template <>
-struct CoroPromise<void> : CoroPromiseBase {
+struct CoroPromise<void> : CoroPromiseBase, FrameAllocation<TaskPrefix<void>::bytes> {
 #if ASYNCIO_COROUTINE_DEBUG
   CoroPromise(CoroutineName n = CoroutineName(__builtin_FUNCTION())) noexcept {
     debug_name = n.name;

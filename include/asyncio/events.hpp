@@ -381,7 +381,10 @@ class EventLoop {
   /// Wraps `coro` in a task scheduled to start on the next iteration.
   /// Python: loop.create_task().
   template <class T>
-  Task<T> create_task(Coro<T> coro, std::string name = {});
+  Task<T> create_task(Coro<T> coro, std::string name);
+  /// As above, named "Task-N" (Python: loop.create_task(coro)).
+  template <class T>
+  Task<T> create_task(Coro<T> coro);
   /// A new pending future bound to this loop.
   /// Python: loop.create_future().
   template <class T = void>

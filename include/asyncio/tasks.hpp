@@ -91,26 +91,48 @@ class Task : public detail::FutureHandle<detail::TaskImpl<T>, T> {
 };
 
 template <class T>
+Task<T> EventLoop::create_task(Coro<T> coro) {
+  if (!coro.valid()) throw RuntimeError("create_task() needs a coroutine that has not run");
+  auto* impl = detail::TaskImpl<T>::adopt(*this, coro.release());
+  Task<T> task{detail::Ref<detail::TaskImpl<T>>(impl)};  // frees the frame if starting throws
+  if (task_factory_) [[unlikely]] {
+    start_with_factory(*impl, std::string());  // src/task_factory.cpp
+  } else {
+    impl->start();
+  }
+  return task;
+}
+
+template <class T>
 Task<T> EventLoop::create_task(Coro<T> coro, std::string name) {
   if (!coro.valid()) throw RuntimeError("create_task() needs a coroutine that has not run");
+  auto* impl = detail::TaskImpl<T>::adopt(*this, coro.release());
+  Task<T> task{detail::Ref<detail::TaskImpl<T>>(impl)};  // frees the frame if starting throws
   if (task_factory_) [[unlikely]] {
     // The name is given after the factory returns, as Python 3.12 does (task_factory.hpp).
-    auto* impl = new detail::TaskImpl<T>(*this, coro.release(), detail::Unstarted{});
-    Task<T> task{detail::Ref<detail::TaskImpl<T>>(impl)};  // frees the frame if starting throws
-    start_with_factory(*impl, std::move(name));            // src/task_factory.cpp
-    return task;
+    start_with_factory(*impl, std::move(name));  // src/task_factory.cpp
+  } else {
+    if (!name.empty()) impl->set_name(std::move(name));
+    impl->start();
   }
-  auto* impl = new detail::TaskImpl<T>(*this, coro.release(), std::move(name));
-  return Task<T>(detail::Ref<detail::TaskImpl<T>>(impl));
+  return task;
 }
 
 /// Schedules `coro` as a task on the running loop (Python: asyncio.create_task).
 /// `site` (C++ only, leave it defaulted): where the task was created, for call graphs and
 /// debug reports (Python keeps a creation traceback in debug mode).
 template <class T>
-Task<T> create_task(Coro<T> coro, std::string name = {},
+Task<T> create_task(Coro<T> coro, std::string name,
                     detail::AwaitSite site = ASYNCIO_DETAIL_CALLER_SITE) {
   Task<T> task = get_running_loop().create_task(std::move(coro), std::move(name));
+  task.impl()->set_creation_site(site);
+  return task;
+}
+/// As above, named "Task-N"; no std::string is made (spawning is that cheap).
+/// Python: asyncio.create_task(coro).
+template <class T>
+Task<T> create_task(Coro<T> coro, detail::AwaitSite site = ASYNCIO_DETAIL_CALLER_SITE) {
+  Task<T> task = get_running_loop().create_task(std::move(coro));
   task.impl()->set_creation_site(site);
   return task;
 }

@@ -116,13 +116,24 @@ class FutureBase : public RefCounted, public PoolAllocated {
   static const std::string& empty_string() noexcept;
 
   // Hot fields first; the cancel message is rare, so it lives out of line (8 bytes, not 32).
+  // First, last_callback_id_ fills RefCounted's tail padding (offset 12).
+  std::uint32_t last_callback_id_ = 0;
   EventLoop* loop_;
   IntrusiveList<CallbackNode> callbacks_;
   std::exception_ptr exception_;
   std::unique_ptr<std::string> cancel_message_;
-  std::uint32_t last_callback_id_ = 0;
   FutureStatus status_ = FutureStatus::Pending;
-  bool log_traceback_ = false;
+  bool log_traceback_ : 1 = false;
+
+  // ---- Task fields (TaskBase, task_base.hpp), here in what would be this class's tail
+  // padding: a task state is 8 bytes smaller, and every small Coro frame carries room for one
+  // (detail/task_frame.hpp). Unused by plain futures.
+  bool must_cancel_ : 1 = false;  // cancel() could not be delivered yet: throw at next resume
+  bool started_ : 1 = false;      // the first step ran (or was skipped: cancelled before it)
+  // Narrow so that a task's state stays small: Task-<number> wraps after 2^32 tasks, and the
+  // count of pending cancel() requests saturates at 65535.
+  std::uint16_t num_cancels_requested_ = 0;
+  std::uint32_t number_ = 0;
 };
 
 /// Where a future's value lives. Empty for void.

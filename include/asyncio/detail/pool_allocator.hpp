@@ -42,9 +42,11 @@ struct FreeBlock {
 /// One per thread. Constant-initialised, so access needs no guard.
 struct Cache {
   FreeBlock* head[kClasses];
-  std::uint32_t count[kClasses];  // blocks in each list
-  // Fresh until the thread's first free registers the exit-time reaper; Reaped after it ran
-  // (blocks freed during the rest of thread exit go to the global allocator).
+  // How many more blocks each list may take (max_cached(c) minus the blocks in it). Zero
+  // for every class until the thread's first free (which registers the exit-time reaper and
+  // opens the lists) and again once the reaper ran (blocks freed during the rest of thread
+  // exit go to the global allocator): the free path tests only this.
+  std::uint32_t room[kClasses];
   enum State : std::uint8_t { Fresh, Live, Reaped } state;
 };
 
@@ -62,8 +64,12 @@ constexpr std::size_t class_bytes(std::size_t c) noexcept {
 }
 static_assert(class_of(120) == class_of(1 + 112) && class_bytes(class_of(120)) == 120);
 static_assert(class_bytes(class_of(121)) == 136 && class_of(1) == 0 && class_bytes(0) == 8);
+/// How many blocks of class c the cache keeps: their bytes stay under kMaxCachedBytes.
+constexpr std::uint32_t max_cached(std::size_t c) noexcept {
+  return static_cast<std::uint32_t>((kMaxCachedBytes - 1) / class_bytes(c) + 1);
+}
 
-/// Slow paths: the list is empty (allocate), or full (free) or the thread's first free.
+/// Slow paths: the list is empty (allocate), or full (free), or the thread's first free.
 void* allocate_slow(std::size_t size);
 void deallocate_slow(void* p, std::size_t size) noexcept;
 
@@ -76,7 +82,7 @@ inline void* pool_allocate(std::size_t size) {
       pool::Cache& cache = pool::cache;
       if (pool::FreeBlock* b = cache.head[c]) [[likely]] {
         cache.head[c] = b->next;
-        --cache.count[c];
+        ++cache.room[c];
         return b;
       }
     }
@@ -88,12 +94,11 @@ inline void pool_deallocate(void* p, std::size_t size) noexcept {
   if constexpr (pool::kEnabled) {
     const std::size_t c = pool::class_of(size);
     pool::Cache& cache = pool::cache;
-    if (p != nullptr && c < pool::kClasses && cache.state == pool::Cache::Live &&
-        cache.count[c] * pool::class_bytes(c) < pool::kMaxCachedBytes) [[likely]] {
+    if (p != nullptr && c < pool::kClasses && cache.room[c] != 0) [[likely]] {
       auto* b = static_cast<pool::FreeBlock*>(p);
       b->next = cache.head[c];
       cache.head[c] = b;
-      ++cache.count[c];
+      --cache.room[c];
       return;
     }
   }

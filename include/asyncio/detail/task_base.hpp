@@ -21,7 +21,9 @@ namespace asyncio::detail {
 
 class TaskBase : public FutureBase, public PendingTask {
  public:
-  TaskBase(EventLoop& loop, std::coroutine_handle<> root, std::string name);
+  /// Adopts `root` (destroyed with the task at the latest). Not started (see start()).
+  TaskBase(EventLoop& loop, std::coroutine_handle<> root) noexcept
+      : FutureBase(loop), root_(root), resume_point_(root) {}
   ~TaskBase() override;
 
   bool cancel(const std::string& message) override;
@@ -109,14 +111,8 @@ class TaskBase : public FutureBase, public PendingTask {
   std::coroutine_handle<> resume_point_;
   Suspension* waiter_ = nullptr;
   std::unique_ptr<std::string> name_;  // null: "Task-<number_>"
-  // Narrow so that a task's state fits in 120 bytes (a pool class, and a million sleeping
-  // tasks hold a million of these): Task-<number> wraps after 2^32 tasks, and the count of
-  // pending cancel() requests saturates at 65535.
-  std::uint32_t number_ = 0;
-  std::uint16_t num_cancels_requested_ = 0;
-  bool must_cancel_ = false;
-  bool started_ = false;
-  // Call graphs: 24 bytes (a task's state grows from 120 to 144 bytes, see docs/debugging.md).
+  // number_, num_cancels_requested_, must_cancel_ and started_ are in FutureBase's padding.
+  // Call graphs: 24 bytes (a task's state grows from 112 to 136 bytes, see docs/debugging.md).
   TaskBase* awaited_by_ = nullptr;  // a strong reference, dropped when the task finishes
   AwaitSite creation_site_{};
   std::int64_t created_ns_ = 0;
@@ -136,21 +132,43 @@ Ref<TaskBase> take_debug_stepped_task() noexcept;
 /// future is shared (the foreign loop may be running in another thread).
 std::string foreign_future_message(const TaskBase& task, const FutureBase& future);
 
-/// Tag: construct a task without starting it (the task factory path of create_task()).
-struct Unstarted {};
+static_assert(sizeof(TaskBase) == kTaskStateBytes, "update kTaskStateBytes (task_frame.hpp)");
 
 template <class T>
 class TaskImpl final : public TaskBase, public ValueSlot<T> {
+  using Prefix = TaskPrefix<T>;
+
  public:
-  TaskImpl(EventLoop& loop, typename Coro<T>::Handle root, std::string name)
-      : TaskBase(loop, root, std::move(name)) {
-    start();
+  /// The task state of `root`, not started (create_task() starts it, or the loop's task
+  /// factory does). When T is small, it is constructed in the prefix of the frame's block:
+  /// no allocation (detail/task_frame.hpp); otherwise allocated from the block cache.
+  static TaskImpl* adopt(EventLoop& loop, typename Coro<T>::Handle root) {
+    if constexpr (Prefix::embedded) {
+      static_assert(sizeof(TaskImpl) + sizeof(FrameHeader) <= Prefix::bytes &&
+                    alignof(TaskImpl) <= 16);
+      void* frame = root.address();
+      frame_header(frame)->task_owned = 1;
+      return ::new (static_cast<void*>(static_cast<char*>(frame) - Prefix::bytes))
+          TaskImpl(loop, root);
+    } else {
+      return new TaskImpl(loop, root);
+    }
   }
-  /// Not started: create_task() hands it to the loop's task factory, which starts it.
-  TaskImpl(EventLoop& loop, typename Coro<T>::Handle root, Unstarted)
-      : TaskBase(loop, root, std::string()) {}
+
+  /// The last reference went (RefCounted::release): ~TaskBase has destroyed the frame if it
+  /// was still alive, so the whole block goes.
+  static void operator delete(void* p, std::size_t size) noexcept {
+    if constexpr (Prefix::embedded) {
+      const FrameHeader* h = frame_header(static_cast<char*>(p) + Prefix::bytes);
+      pool_deallocate(p, Prefix::bytes + h->frame_bytes);
+    } else {
+      pool_deallocate(p, size);
+    }
+  }
 
  private:
+  TaskImpl(EventLoop& loop, typename Coro<T>::Handle root) noexcept : TaskBase(loop, root) {}
+
   void complete_from_root() noexcept override {
     auto& promise = Coro<T>::Handle::from_address(root_.address()).promise();
     if (promise.exception) {
