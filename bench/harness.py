@@ -162,6 +162,9 @@ def discover(build):
     b = binary("asyncio_streams_echo")
     add_server("asyncio-cpp-streams", "asyncio-cpp streams (ours)", [b] if b else None,
                "not built (bench/servers/asyncio_streams_echo.cpp: networking layer missing or not compiling)")
+    b = binary("asyncio_streams_readinto_echo")
+    add_server("asyncio-cpp-streams-readinto", "asyncio-cpp streams readinto (ours)", [b] if b else None,
+               "not built (bench/servers/asyncio_streams_readinto_echo.cpp)")
     b = binary("asyncio_protocol_echo")
     add_server("asyncio-cpp-protocol", "asyncio-cpp protocol (ours)", [b] if b else None,
                "not built (bench/servers/asyncio_protocol_echo.cpp: networking layer missing or not compiling)")

@@ -13,12 +13,17 @@
 #include <cstdlib>
 #include <new>
 #include <string>
+#include <vector>
+
+#include <sys/socket.h>
 
 #include <gtest/gtest.h>
 
 #include "asyncio/async_generator.hpp"
 #include "asyncio/events.hpp"
 #include "asyncio/futures.hpp"
+#include "asyncio/sockets.hpp"
+#include "asyncio/streams.hpp"
 #include "asyncio/tasks.hpp"
 
 namespace {
@@ -44,7 +49,9 @@ void* counted_aligned_alloc(std::size_t size, std::align_val_t align) {
 
 /// Out of line, so that GCC's -Wmismatched-new-delete (which fires when an inlined delete
 /// calls free() on what it knows came from operator new) does not see through it.
-[[gnu::noinline]] void raw_free(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void raw_free(void* p) noexcept {
+  std::free(p);
+}
 
 /// Counts operator new calls made by this thread between construction and stop().
 class AllocCounter {
@@ -64,8 +71,12 @@ class AllocCounter {
 
 // ---- The replacement (all the replaceable forms, so every allocation is seen) -----------------
 
-void* operator new(std::size_t size) { return counted_alloc(size); }
-void* operator new[](std::size_t size) { return counted_alloc(size); }
+void* operator new(std::size_t size) {
+  return counted_alloc(size);
+}
+void* operator new[](std::size_t size) {
+  return counted_alloc(size);
+}
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
   try {
     return counted_alloc(size);
@@ -80,7 +91,9 @@ void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
     return nullptr;
   }
 }
-void* operator new(std::size_t size, std::align_val_t a) { return counted_aligned_alloc(size, a); }
+void* operator new(std::size_t size, std::align_val_t a) {
+  return counted_aligned_alloc(size, a);
+}
 void* operator new[](std::size_t size, std::align_val_t a) {
   return counted_aligned_alloc(size, a);
 }
@@ -98,17 +111,39 @@ void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t&
     return nullptr;
   }
 }
-void operator delete(void* p) noexcept { raw_free(p); }
-void operator delete[](void* p) noexcept { raw_free(p); }
-void operator delete(void* p, std::size_t) noexcept { raw_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { raw_free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { raw_free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { raw_free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { raw_free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { raw_free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { raw_free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { raw_free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { raw_free(p); }
+void operator delete(void* p) noexcept {
+  raw_free(p);
+}
+void operator delete[](void* p) noexcept {
+  raw_free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  raw_free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  raw_free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  raw_free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  raw_free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  raw_free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  raw_free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  raw_free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  raw_free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  raw_free(p);
+}
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
   raw_free(p);
 }
@@ -121,7 +156,9 @@ using asyncio::EventLoop;
 
 namespace {
 
-Coro<int> trivial() { co_return 1; }
+Coro<int> trivial() {
+  co_return 1;
+}
 
 /// Each of two tasks runs this; counting covers iterations [from, to) of the first player,
 /// during which both players take turns through sleep(0s).
@@ -279,4 +316,63 @@ TEST(AllocTest, AsyncGeneratorYieldSteadyStateAllocatesNothing) {
   EXPECT_GT(sum, 0);
   EXPECT_EQ(inline_cost, 0);
   EXPECT_EQ(suspended_cost, 0);
+}
+
+// A stream in a request/response rhythm over a real socket: the transport receives into the
+// reader's buffer, which the reader keeps, so readinto() allocates nothing once warm and read()
+// allocates only the string it returns.
+TEST(AllocTest, StreamReadintoSteadyStateAllocatesNothing) {
+  EventLoop loop;
+  long readinto_cost = -1;
+  long read_cost = -1;
+  long read_calls = 0;
+  constexpr int kRounds = 200;
+  auto main = [&]() -> Coro<> {
+    auto [a, b] = asyncio::socketpair();
+    auto rw = co_await asyncio::open_connection(std::move(a));
+    asyncio::StreamReader r = rw.first;
+    const std::string msg(16 * 1024, 'm');
+    std::vector<std::byte> buf(64 * 1024);
+    for (int i = 0; i < 2 * kRounds; ++i) {
+      if (i == kRounds) {
+        readinto_cost = -allocations;
+        counting = true;
+      }
+      if (::send(b.fd(), msg.data(), msg.size(), 0) != static_cast<ssize_t>(msg.size())) {
+        ADD_FAILURE() << "send failed";
+        co_return;
+      }
+      std::size_t got = 0;
+      while (got < msg.size()) got += co_await r.readinto(buf);
+    }
+    counting = false;
+    readinto_cost += allocations;
+    for (int i = 0; i < 2 * kRounds; ++i) {
+      if (i == kRounds) {
+        read_cost = -allocations;
+        counting = true;
+      }
+      if (::send(b.fd(), msg.data(), msg.size(), 0) != static_cast<ssize_t>(msg.size())) {
+        ADD_FAILURE() << "send failed";
+        co_return;
+      }
+      std::size_t got = 0;
+      while (got < msg.size()) {
+        std::string d = co_await r.read(64 * 1024);
+        got += d.size();
+        if (counting) ++read_calls;
+      }
+    }
+    counting = false;
+    read_cost += allocations;
+    rw.second.close();
+  };
+  loop.run_until_complete(main());
+  std::printf("[ alloc    ] stream readinto(), %d x 16 KiB over a socket after warm-up: %ld\n",
+              kRounds, readinto_cost);
+  std::printf("[ alloc    ] stream read(), %d x 16 KiB (%ld calls): %ld\n", kRounds, read_calls,
+              read_cost);
+  RecordProperty("stream_readinto_allocations", static_cast<int>(readinto_cost));
+  EXPECT_EQ(readinto_cost, 0);
+  EXPECT_LE(read_cost, read_calls);  // the returned strings, nothing else
 }
