@@ -49,9 +49,7 @@ void* counted_aligned_alloc(std::size_t size, std::align_val_t align) {
 
 /// Out of line, so that GCC's -Wmismatched-new-delete (which fires when an inlined delete
 /// calls free() on what it knows came from operator new) does not see through it.
-[[gnu::noinline]] void raw_free(void* p) noexcept {
-  std::free(p);
-}
+[[gnu::noinline]] void raw_free(void* p) noexcept { std::free(p); }
 
 /// Counts operator new calls made by this thread between construction and stop().
 class AllocCounter {
@@ -71,12 +69,8 @@ class AllocCounter {
 
 // ---- The replacement (all the replaceable forms, so every allocation is seen) -----------------
 
-void* operator new(std::size_t size) {
-  return counted_alloc(size);
-}
-void* operator new[](std::size_t size) {
-  return counted_alloc(size);
-}
+void* operator new(std::size_t size) { return counted_alloc(size); }
+void* operator new[](std::size_t size) { return counted_alloc(size); }
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
   try {
     return counted_alloc(size);
@@ -91,9 +85,7 @@ void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
     return nullptr;
   }
 }
-void* operator new(std::size_t size, std::align_val_t a) {
-  return counted_aligned_alloc(size, a);
-}
+void* operator new(std::size_t size, std::align_val_t a) { return counted_aligned_alloc(size, a); }
 void* operator new[](std::size_t size, std::align_val_t a) {
   return counted_aligned_alloc(size, a);
 }
@@ -111,39 +103,17 @@ void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t&
     return nullptr;
   }
 }
-void operator delete(void* p) noexcept {
-  raw_free(p);
-}
-void operator delete[](void* p) noexcept {
-  raw_free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  raw_free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  raw_free(p);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-  raw_free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  raw_free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-  raw_free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-  raw_free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  raw_free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  raw_free(p);
-}
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  raw_free(p);
-}
+void operator delete(void* p) noexcept { raw_free(p); }
+void operator delete[](void* p) noexcept { raw_free(p); }
+void operator delete(void* p, std::size_t) noexcept { raw_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { raw_free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { raw_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { raw_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { raw_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { raw_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { raw_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { raw_free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { raw_free(p); }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
   raw_free(p);
 }
@@ -156,9 +126,7 @@ using asyncio::EventLoop;
 
 namespace {
 
-Coro<int> trivial() {
-  co_return 1;
-}
+Coro<int> trivial() { co_return 1; }
 
 /// Each of two tasks runs this; counting covers iterations [from, to) of the first player,
 /// during which both players take turns through sleep(0s).
