@@ -41,6 +41,28 @@ void StreamBuffer::append(std::string_view bytes) {
   commit(bytes.size());
 }
 
+void StreamBuffer::prepend(std::span<const std::byte> bytes) {
+  if (bytes.empty()) return;
+  if (head_ < bytes.size()) {
+    // Make room in front: grow (or slide within the block) so the live data starts at
+    // bytes.size().
+    const std::size_t live = size();
+    if (capacity_ < live + bytes.size()) {
+      const std::size_t cap = std::max(capacity_ * 2, live + bytes.size());
+      auto block = std::make_unique_for_overwrite<char[]>(cap);
+      if (live > 0) std::memcpy(block.get() + bytes.size(), block_.get() + head_, live);
+      block_ = std::move(block);
+      capacity_ = cap;
+    } else if (live > 0) {
+      std::memmove(block_.get() + bytes.size(), block_.get() + head_, live);
+    }
+    head_ = bytes.size();
+    tail_ = head_ + live;
+  }
+  head_ -= bytes.size();
+  std::memcpy(block_.get() + head_, bytes.data(), bytes.size());
+}
+
 void StreamBuffer::consume(std::size_t n) noexcept {
   head_ += n;
   if (head_ != tail_) return;
@@ -87,6 +109,14 @@ void StreamReaderImpl::feed_data(std::string_view data) {
 }
 
 std::span<std::byte> StreamReaderImpl::get_buffer(std::ptrdiff_t sizehint) {
+  lent_to_ = nullptr;
+  // Only into an empty buffer (the bytes stay in order) and to a waiter that can still take
+  // them (not cancelled: a cancelled waiter keeps the slot until its task runs).
+  if (waiter_ && !waiter_->into_.empty() && waiter_->state_ == StreamWaitAwaiter::State::Waiting &&
+      size() == 0 && !eof_) {
+    lent_to_ = waiter_;
+    return waiter_->into_;
+  }
   std::size_t want = StreamBuffer::kRecvChunk;
   if (sizehint > 0) want = std::max(want, static_cast<std::size_t>(sizehint));
   return buf_.prepare(want);
@@ -95,6 +125,13 @@ std::span<std::byte> StreamReaderImpl::get_buffer(std::ptrdiff_t sizehint) {
 void StreamReaderImpl::buffer_updated(std::size_t nbytes) {
   if (eof_) throw RuntimeError("feed_data after feed_eof");
   if (nbytes == 0) return;
+  if (StreamWaitAwaiter* w = std::exchange(lent_to_, nullptr)) {
+    // Received into readinto()'s buffer (get_buffer() ran just before, in the same callback,
+    // so `w` is still the waiting reader): the call completes with these bytes.
+    w->received_ = nbytes;
+    w->notify(nullptr);
+    return;
+  }
   buf_.commit(nbytes);
   data_arrived();
 }
@@ -145,6 +182,7 @@ StreamWaitAwaiter::~StreamWaitAwaiter() {
 
 void StreamWaitAwaiter::release() noexcept {
   if (reader_->waiter_ == this) reader_->waiter_ = nullptr;
+  if (reader_->lent_to_ == this) reader_->lent_to_ = nullptr;
 }
 
 void StreamWaitAwaiter::await_suspend(std::coroutine_handle<> h) {
@@ -179,7 +217,20 @@ void StreamWaitAwaiter::await_resume() {
     task_->consume_must_cancel();  // the first cancellation's message wins (CPython)
     throw CancelledError(std::move(cancel_message_));
   }
-  task_->throw_if_must_cancel();
+  if (received_ == 0) {
+    task_->throw_if_must_cancel();
+  } else {
+    try {
+      task_->throw_if_must_cancel();
+    } catch (...) {
+      // Cancelled after the transport received into readinto()'s buffer but before the task
+      // ran: the call fails, so the bytes go back in front of the reader's buffer (where a
+      // plain read would have left them), nothing is lost.
+      reader_->buf_.prepend(into_.first(received_));
+      received_ = 0;
+      throw;
+    }
+  }
   if (error_) std::rethrow_exception(error_);
 }
 
@@ -334,7 +385,11 @@ Coro<std::string> stream_readuntil_any(std::shared_ptr<StreamReaderImpl> r,
 Coro<std::size_t> stream_readinto(std::shared_ptr<StreamReaderImpl> r, std::span<std::byte> out) {
   if (r->exception_) std::rethrow_exception(r->exception_);
   if (out.empty()) co_return 0;
-  if (r->size() == 0 && !r->eof_) co_await StreamWaitAwaiter(*r, "readinto");
+  if (r->size() == 0 && !r->eof_) {
+    StreamWaitAwaiter wait(*r, "readinto", out);
+    co_await wait;
+    if (wait.received() > 0) co_return wait.received();  // received straight into `out`
+  }
   // As read(n): another reader may have emptied the buffer since the wake-up (then 0).
   const std::size_t n = std::min(out.size(), r->size());
   if (n > 0) std::memcpy(out.data(), r->data(), n);

@@ -48,6 +48,8 @@ class StreamBuffer {
   std::span<std::byte> prepare(std::size_t min_free);
   /// `n` bytes were written at the start of the last prepare() span. Requires n <= that span.
   void commit(std::size_t n) noexcept { tail_ += n; }
+  /// Puts `bytes` back in front of the live data (a cancelled readinto()'s bytes).
+  void prepend(std::span<const std::byte> bytes);
   /// Drops the first `n` live bytes (n <= size()).
   void consume(std::size_t n) noexcept;
   void clear() noexcept { consume(size()); }
@@ -71,6 +73,11 @@ class StreamWaitAwaiter final : public Suspension {
  public:
   StreamWaitAwaiter(StreamReaderImpl& reader, const char* func_name) noexcept
       : reader_(&reader), func_name_(func_name) {}
+  /// readinto()'s wait: while the reader's buffer is empty, the transport may receive
+  /// straight into `into` (StreamReaderImpl::get_buffer); received() then says how much.
+  StreamWaitAwaiter(StreamReaderImpl& reader, const char* func_name,
+                    std::span<std::byte> into) noexcept
+      : reader_(&reader), func_name_(func_name), into_(into) {}
   StreamWaitAwaiter(const StreamWaitAwaiter&) = delete;
   StreamWaitAwaiter& operator=(const StreamWaitAwaiter&) = delete;
   ~StreamWaitAwaiter();
@@ -79,6 +86,8 @@ class StreamWaitAwaiter final : public Suspension {
   void await_suspend(std::coroutine_handle<> h);
   void await_resume();
   bool cancel_awaited(const std::string& message) override;
+  /// Bytes the transport received straight into the caller's buffer (readinto()).
+  std::size_t received() const noexcept { return received_; }
   /// Call graphs: e.g. "StreamReader.readline".
   std::string describe_wait() const override {
     return std::string("StreamReader.") + (func_name_ ? func_name_ : "read");
@@ -95,7 +104,9 @@ class StreamWaitAwaiter final : public Suspension {
   StreamReaderImpl* reader_;
   const char* func_name_;
   State state_ = State::Idle;
-  std::exception_ptr error_;  // set_exception()'s error, thrown by await_resume()
+  std::exception_ptr error_;   // set_exception()'s error, thrown by await_resume()
+  std::span<std::byte> into_;  // readinto()'s buffer: may be lent to the transport
+  std::size_t received_ = 0;   // bytes received into `into_` (then the wait is over)
   TaskBase* task_ = nullptr;
   std::string cancel_message_;
 };
@@ -123,7 +134,8 @@ class StreamReaderImpl {
   /// The transport's receive path (StreamReaderProtocol is a BufferedProtocol): the free tail
   /// of the buffer, at least max(sizehint, StreamBuffer::kRecvChunk) bytes, then
   /// buffer_updated(n) accounts for what was received into it (as feed_data() without the
-  /// copy).
+  /// copy). Zero-copy hand-off: while a readinto() waits on an empty buffer, the span is that
+  /// call's own buffer, and what is received belongs to the call (it completes with it).
   std::span<std::byte> get_buffer(std::ptrdiff_t sizehint);
   void buffer_updated(std::size_t nbytes);
   void feed_eof();
@@ -142,6 +154,8 @@ class StreamReaderImpl {
   /// Python's _waiter: the coroutine waiting for data. Cleared by a wake-up (feed_data,
   /// feed_eof, set_exception) and by its owner, never by another reader.
   StreamWaitAwaiter* waiter_ = nullptr;
+  /// The waiter whose buffer the last get_buffer() returned (until buffer_updated()).
+  StreamWaitAwaiter* lent_to_ = nullptr;
 
  private:
   /// After data arrived: wake the waiting reader, pause the transport over 2 * limit.

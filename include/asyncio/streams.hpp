@@ -136,8 +136,9 @@ class StreamReader {
   Coro<std::string> read(std::ptrdiff_t n = -1);
   /// Up to `buffer.size()` bytes copied into `buffer`, as soon as at least one is available;
   /// returns how many, 0 at EOF (and at once for an empty `buffer`). read(n) without the
-  /// returned string: nothing is allocated. `buffer` must stay valid until the call completes;
-  /// a cancelled call copies nothing and leaves the data buffered. Errors as read().
+  /// returned string: nothing is allocated. While it waits on an empty buffer, the socket is
+  /// received straight into `buffer` (no copy). `buffer` must stay valid until the call
+  /// completes; a cancelled call leaves the data buffered. Errors as read().
   /// C++ addition (Python's StreamReader has no readinto(); the model is loop.sock_recv_into()
   /// and BufferedProtocol).
   Coro<std::size_t> readinto(std::span<std::byte> buffer);
