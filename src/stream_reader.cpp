@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "asyncio/async_generator.hpp"  // StopAsyncIteration
