@@ -198,6 +198,7 @@ def discover(build):
                "not installed (apt-get install python3-uvloop)")
     ours_server("protocol", "asyncio_protocol_echo", "asyncio-cpp protocol")
     ours_server("streams", "asyncio_streams_echo", "asyncio-cpp streams")
+    ours_server("streams-readinto", "asyncio_streams_readinto_echo", "asyncio-cpp streams readinto")
     ours_server("sock", "asyncio_sock_echo", "asyncio-cpp sock_* API")
     name, label, py = pys[0]
     add_server(name, label + " protocol", [py[0], escript] if py else None, "interpreter not found")

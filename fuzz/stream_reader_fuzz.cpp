@@ -3,16 +3,16 @@
 //
 // The input is decoded into a schedule run by a driver task on a real event loop:
 // feed_data() with arbitrary chunks (including empty ones and after EOF), feed_eof(),
-// set_exception(), new reader tasks (read(n), read(-1), read(0), readline(), readuntil() with
-// one- and multi-byte separators, readexactly()), cancellation of reader tasks, and sleep(0)
-// (one loop iteration) between operations. The model runs the same schedule: CPython's read
-// algorithms as resumable state machines (readuntil keeps its `offset` across waits, read(-1)
-// is a loop of read(limit), every read re-examines the buffer when its task runs), the single
-// waiter slot (_waiter) with RuntimeError for a second waiter, and tasks scheduled in FIFO order
-// (create_task, a waiter's wake-up, cancel() of a waiting task and sleep(0) all append to the
-// ready queue). After every operation the library and the model must agree on the buffer size,
-// EOF, the exception, and on which tasks are done and with what result (bytes, or exception
-// type and attributes: IncompleteReadError partial/expected, LimitOverrunError consumed,
+// set_exception(), new reader tasks (read(n), read(-1), read(0), readinto() of n >= 0 bytes,
+// readline(), readuntil() with one- and multi-byte separators, readexactly()), cancellation of
+// reader tasks, and sleep(0) (one loop iteration) between operations. The model runs the same
+// schedule: CPython's read algorithms as resumable state machines (readuntil keeps its `offset`
+// across waits, read(-1) is a loop of read(limit), every read re-examines the buffer when its task
+// runs), the single waiter slot (_waiter) with RuntimeError for a second waiter, and tasks
+// scheduled in FIFO order (create_task, a waiter's wake-up, cancel() of a waiting task and sleep(0)
+// all append to the ready queue). After every operation the library and the model must agree on the
+// buffer size, EOF, the exception, and on which tasks are done and with what result (bytes, or
+// exception type and attributes: IncompleteReadError partial/expected, LimitOverrunError consumed,
 // messages). A mismatch aborts with a description.
 //
 // The model follows CPython exactly except for one deliberate difference of the library
@@ -49,7 +49,8 @@ struct FuzzError : std::runtime_error {
 
 // ---- Operations and outcomes ---------------------------------------------------------------
 
-enum class Kind : std::uint8_t { Read, ReadExactly, ReadUntil, ReadLine };
+/// ReadInto is StreamReader::readinto() (a C++ addition): the model is read(n) for n >= 0.
+enum class Kind : std::uint8_t { Read, ReadInto, ReadExactly, ReadUntil, ReadLine };
 
 struct ReadOp {
   ReadOp(Kind k, std::ptrdiff_t count = 0, std::string separator = {})
@@ -77,6 +78,8 @@ std::string show(const ReadOp& op) {
   switch (op.kind) {
     case Kind::Read:
       return "read(" + std::to_string(op.n) + ")";
+    case Kind::ReadInto:
+      return "readinto(" + std::to_string(op.n) + " bytes)";
     case Kind::ReadExactly:
       return "readexactly(" + std::to_string(op.n) + ")";
     case Kind::ReadUntil:
@@ -257,14 +260,15 @@ class Model {
     const ReadOp& op = k.op;
     const Outcome raised{Outcome::Error, {}, {}, std::size_t(error)};
     switch (op.kind) {
-      case Kind::Read: {
+      case Kind::Read:
+      case Kind::ReadInto: {
         if (first) {
           if (error) return finish(k, raised);
           if (op.n == 0) return finish(k, {Outcome::Bytes, ""});
         }
         if (op.n > 0) {
           if (first && buf.empty() && !eof) {
-            wait(t, "read");
+            wait(t, op.kind == Kind::ReadInto ? "readinto" : "read");
             return;
           }
           return finish(k, {Outcome::Bytes, take(std::size_t(op.n))});
@@ -361,6 +365,12 @@ asyncio::Coro<std::string> do_read(asyncio::StreamReader& r, const ReadOp& op) {
   switch (op.kind) {
     case Kind::Read:
       co_return co_await r.read(op.n);
+    case Kind::ReadInto: {
+      std::string buf(std::size_t(op.n), '\0');
+      const std::size_t got = co_await r.readinto(buf);
+      buf.resize(got);
+      co_return buf;
+    }
     case Kind::ReadExactly:
       co_return co_await r.readexactly(std::size_t(op.n));
     case Kind::ReadUntil:
@@ -412,7 +422,11 @@ ReadOp decode_read(Input& in) {
   switch (b % 4) {
     case 0: {
       static const std::ptrdiff_t sizes[] = {-1, 0, 1, 2, 3, 5, 8, 13, 100};
-      return {Kind::Read, sizes[in.byte() % 9]};
+      const std::uint8_t k = in.byte();
+      const std::ptrdiff_t n = sizes[k % 9];
+      // The high bit picks readinto() for the sizes it takes (n >= 0).
+      if (k >= 128 && n >= 0) return {Kind::ReadInto, n};
+      return {Kind::Read, n};
     }
     case 1:
       return {Kind::ReadExactly, std::ptrdiff_t(in.byte() % 24)};

@@ -24,7 +24,8 @@ fi
 
 # Optional targets: "not built" rows in the tables when they do not compile.
 for target in asyncio_micro_sync asio_micro asio_echo asio_tls_echo uring_echo uv_echo \
-  asyncio_sock_echo asyncio_protocol_echo asyncio_streams_echo asyncio_tls_echo; do
+  asyncio_sock_echo asyncio_protocol_echo asyncio_streams_echo asyncio_streams_readinto_echo \
+  asyncio_tls_echo; do
   if cmake --build "$build" --target "$target" >"$build/bench-$target.log" 2>&1; then
     echo "bench.sh: built $target"
   else

@@ -1,362 +1,23 @@
-// StreamReader, StreamWriter, StreamReaderProtocol, open_connection, start_server (Python:
-// asyncio/streams.py).
+// StreamWriter, StreamReaderProtocol, open_connection, start_server (Python:
+// asyncio/streams.py). The reader itself is in stream_reader.cpp.
 
 #include "asyncio/streams.hpp"
 
-#include <algorithm>
-#include <cstring>
-#include <vector>
-
-#include "asyncio/async_generator.hpp"  // StopAsyncIteration
 #include "asyncio/detail/task_base.hpp"
 #include "asyncio/ssl.hpp"
 #include "asyncio/tasks.hpp"
+#include "stream_reader_impl.hpp"
 
 namespace asyncio {
 namespace detail {
 
-class StreamReaderImpl;
-
-/// Python's StreamReader._wait_for_data(): suspends the read coroutine until feed_data(),
-/// feed_eof() or set_exception() (a leaf awaiter, docs/internals.md). The read methods are
-/// loops around it that re-examine the buffer each time the task runs again (as CPython's),
-/// because other readers may have consumed data between the wake-up and the resumption.
-/// Invariant: the reader's waiter slot is released only by its owner (see ~StreamWaitAwaiter).
-class StreamWaitAwaiter final : public Suspension {
- public:
-  StreamWaitAwaiter(StreamReaderImpl& reader, const char* func_name) noexcept
-      : reader_(&reader), func_name_(func_name) {}
-  StreamWaitAwaiter(const StreamWaitAwaiter&) = delete;
-  StreamWaitAwaiter& operator=(const StreamWaitAwaiter&) = delete;
-  ~StreamWaitAwaiter();
-
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h);
-  void await_resume();
-  bool cancel_awaited(const std::string& message) override;
-  /// Call graphs: e.g. "StreamReader.readline".
-  std::string describe_wait() const override {
-    return std::string("StreamReader.") + (func_name_ ? func_name_ : "read");
-  }
-
- private:
-  friend class StreamReaderImpl;
-  enum class State : std::uint8_t { Idle, Waiting, Woken, Cancelled };
-  /// Python's _wakeup_waiter() / set_exception(): frees the slot and wakes the task unless
-  /// it was cancelled already.
-  void notify(std::exception_ptr exc) noexcept;
-  void release() noexcept;
-
-  StreamReaderImpl* reader_;
-  const char* func_name_;
-  State state_ = State::Idle;
-  std::exception_ptr error_;  // set_exception()'s error, thrown by await_resume()
-  TaskBase* task_ = nullptr;
-  std::string cancel_message_;
-};
-
-// ---- StreamReaderImpl ------------------------------------------------------------------------
-
-class StreamReaderImpl {
- public:
-  explicit StreamReaderImpl(std::size_t limit) : limit_(limit) {
-    if (limit == 0) throw ValueError("Limit cannot be <= 0");
-  }
-
-  std::size_t size() const noexcept { return buf_.size() - head_; }
-  const char* data() const noexcept { return buf_.data() + head_; }
-  std::string_view view() const noexcept { return {data(), size()}; }
-
-  /// Removes and returns the first `n` buffered bytes. Callers compute `n` from the buffer as
-  /// it is now; asking for more is a logic error, reported rather than read out of bounds.
-  std::string take(std::size_t n) {
-    if (n > size()) {
-      throw std::logic_error("StreamReader: take(" + std::to_string(n) + ") with only " +
-                             std::to_string(size()) + " bytes buffered");
-    }
-    std::string out;
-    if (n == size() && head_ == 0) {
-      out = std::move(buf_);  // hand the whole buffer over: no copy
-      buf_ = std::string();
-    } else {
-      out.assign(data(), n);
-      head_ += n;
-      if (head_ == buf_.size()) {
-        buf_.clear();
-        head_ = 0;
-      }
-    }
-    return out;
-  }
-  void drop(std::size_t n) noexcept {
-    head_ += std::min(n, size());
-    if (head_ >= buf_.size()) {
-      buf_.clear();
-      head_ = 0;
-    }
-  }
-  void clear() noexcept {
-    buf_.clear();
-    head_ = 0;
-  }
-
-  void feed_data(std::string_view data) {
-    if (eof_) throw RuntimeError("feed_data after feed_eof");
-    if (data.empty()) return;
-    if (head_ > 0 && head_ >= buf_.size() / 2) {
-      buf_.erase(0, head_);  // compact: the consumed prefix is at least half
-      head_ = 0;
-    }
-    buf_.append(data);
-    if (waiter_) waiter_->notify(nullptr);  // the reader re-examines the buffer when it runs
-    if (transport_ && !paused_ && size() > 2 * limit_) {
-      transport_->pause_reading();
-      paused_ = true;
-    }
-  }
-
-  void feed_eof() {
-    eof_ = true;
-    if (waiter_) waiter_->notify(nullptr);
-  }
-
-  void set_exception(std::exception_ptr exc) {
-    exception_ = std::move(exc);
-    if (waiter_) waiter_->notify(exception_);
-  }
-
-  void maybe_resume_transport() {
-    if (paused_ && size() <= limit_) {
-      paused_ = false;
-      if (transport_) transport_->resume_reading();
-    }
-  }
-
-  /// Python's _wait_for_data prologue.
-  void begin_wait(StreamWaitAwaiter* w, const char* func_name) {
-    if (waiter_) {
-      throw RuntimeError(std::string(func_name) +
-                         "() called while another coroutine is already waiting for incoming data");
-    }
-    // Waiting for data while paused would deadlock (readexactly(n) with n > limit).
-    if (paused_) {
-      paused_ = false;
-      if (transport_) transport_->resume_reading();
-    }
-    waiter_ = w;
-  }
-
-  std::size_t limit_;
-  std::string buf_;
-  std::size_t head_ = 0;
-  bool eof_ = false;
-  bool paused_ = false;
-  std::exception_ptr exception_;
-  std::shared_ptr<Transport> transport_;
-  /// Python's _waiter: the coroutine waiting for data. Cleared by a wake-up (feed_data,
-  /// feed_eof, set_exception) and by its owner, never by another reader.
-  StreamWaitAwaiter* waiter_ = nullptr;
-};
-
-// ---- StreamWaitAwaiter -----------------------------------------------------------------------
-
-StreamWaitAwaiter::~StreamWaitAwaiter() {
-  release();
-}
-
-void StreamWaitAwaiter::release() noexcept {
-  if (reader_->waiter_ == this) reader_->waiter_ = nullptr;
-}
-
-void StreamWaitAwaiter::await_suspend(std::coroutine_handle<> h) {
-  TaskBase& task = current_task_for("read from a stream");
-  reader_->begin_wait(this, func_name_);
-  task_ = &task;
-  state_ = State::Waiting;
-  task.suspend(h, this);
-}
-
-void StreamWaitAwaiter::notify(std::exception_ptr exc) noexcept {
-  reader_->waiter_ = nullptr;
-  if (state_ != State::Waiting) return;  // cancelled: the task is scheduled already
-  error_ = std::move(exc);
-  state_ = State::Woken;
-  task_->wake();
-}
-
-bool StreamWaitAwaiter::cancel_awaited(const std::string& message) {
-  if (state_ != State::Waiting) return false;
-  // As Python's cancelled _waiter future, the slot stays taken until the task runs (another
-  // reader gets RuntimeError meanwhile) or new data/EOF/an exception frees it.
-  state_ = State::Cancelled;
-  cancel_message_ = message;
-  task_->wake();
-  return true;
-}
-
-void StreamWaitAwaiter::await_resume() {
-  release();  // Python's `finally: self._waiter = None`, but only if the slot is still ours
-  if (state_ == State::Cancelled) {
-    task_->consume_must_cancel();  // the first cancellation's message wins (CPython)
-    throw CancelledError(std::move(cancel_message_));
-  }
-  task_->throw_if_must_cancel();
-  if (error_) std::rethrow_exception(error_);
-}
-
-// ---- The read coroutines (Python: StreamReader.read/readexactly/readuntil/readline) -----------
-//
-// Each is CPython's loop: examine the buffer as it is NOW, complete if possible, else wait and
-// examine it again. Nothing computed before a wait is trusted after it except readuntil's
-// `offset`, which CPython keeps too (bytes known not to start the separator).
-
-namespace {
-
-/// readuntil()'s LimitOverrunError; readline() turns it into ValueError after dropping the
-/// line (through its separator, when the separator is at `consumed`) or the whole buffer.
-[[noreturn]] void limit_overrun(StreamReaderImpl& r, const char* message, std::size_t consumed,
-                                std::string_view sep, bool line) {
-  if (!line) throw LimitOverrunError(message, consumed);
-  if (consumed <= r.size() && r.view().substr(consumed).starts_with(sep)) {
-    r.drop(consumed + sep.size());
-  } else {
-    r.clear();
-  }
-  r.maybe_resume_transport();
-  throw ValueError(message);
-}
-
-Coro<std::string> stream_read(std::shared_ptr<StreamReaderImpl> r, std::ptrdiff_t n) {
-  if (r->exception_) std::rethrow_exception(r->exception_);
-  if (n == 0) co_return std::string();
-  if (n < 0) {
-    // Python: read(limit) until one returns b"": at EOF, or when another reader took the data
-    // this task was woken for. Taking the whole buffer at once is the same (no yield between
-    // Python's blocks) and avoids a copy.
-    std::string all;
-    while (true) {
-      if (r->exception_) std::rethrow_exception(r->exception_);
-      if (r->size() == 0 && !r->eof_) co_await StreamWaitAwaiter(*r, "read");
-      std::string block = r->take(r->size());
-      r->maybe_resume_transport();
-      if (block.empty()) break;
-      if (all.empty()) {
-        all = std::move(block);
-      } else {
-        all += block;
-      }
-    }
-    co_return all;
-  }
-  if (r->size() == 0 && !r->eof_) co_await StreamWaitAwaiter(*r, "read");
-  // Another reader may have emptied the buffer since the wake-up: then "" (as Python).
-  std::string data = r->take(std::min(static_cast<std::size_t>(n), r->size()));
-  r->maybe_resume_transport();
-  co_return data;
-}
-
-Coro<std::string> stream_readexactly(std::shared_ptr<StreamReaderImpl> r, std::ptrdiff_t size) {
-  // Python checks the size before the stream's exception.
-  if (size < 0) throw ValueError("readexactly size can not be less than zero");
-  const auto n = static_cast<std::size_t>(size);
-  if (r->exception_) std::rethrow_exception(r->exception_);
-  if (n == 0) co_return std::string();
-  while (r->size() < n) {
-    if (r->eof_) {
-      std::string partial = r->take(r->size());
-      throw IncompleteReadError(std::move(partial), n);
-    }
-    co_await StreamWaitAwaiter(*r, "readexactly");
-  }
-  std::string data = r->take(n);
-  r->maybe_resume_transport();
-  co_return data;
-}
-
-/// readuntil(sep); with `line`, readline()'s handling of its errors (one coroutine frame).
-Coro<std::string> stream_readuntil(std::shared_ptr<StreamReaderImpl> r, std::string sep,
-                                   bool line) {
-  const std::size_t seplen = sep.size();
-  if (seplen == 0) throw ValueError("Separator should be at least one-byte string");
-  if (r->exception_) std::rethrow_exception(r->exception_);
-  std::size_t offset = 0;  // CPython's: bytes known not to start the separator
-  std::size_t isep = 0;
-  while (true) {
-    const std::size_t buflen = r->size();
-    if (buflen >= offset + seplen) {
-      isep = r->view().find(sep, offset);
-      if (isep != std::string_view::npos) break;
-      offset = buflen + 1 - seplen;
-      if (offset > r->limit_) {
-        limit_overrun(*r, "Separator is not found, and chunk exceed the limit", offset, sep, line);
-      }
-    }
-    if (r->eof_) {
-      std::string partial = r->take(r->size());
-      if (line) co_return partial;
-      throw IncompleteReadError(std::move(partial), std::nullopt);
-    }
-    co_await StreamWaitAwaiter(*r, "readuntil");
-  }
-  if (isep > r->limit_) {
-    limit_overrun(*r, "Separator is found, but chunk is longer than limit", isep, sep, line);
-  }
-  std::string chunk = r->take(isep + seplen);
-  r->maybe_resume_transport();
-  co_return chunk;
-}
-
-/// readuntil() with several separators (Python 3.13: readuntil(tuple)). CPython 3.13's
-/// algorithm: the separators are sorted by length, and the match that ENDS first wins (the
-/// shortest chunk that has any separator as its suffix; on a tie the shortest separator, as
-/// the sort is stable and only a strictly earlier end replaces a match). `offset` advances
-/// by the longest separator, as CPython's.
-Coro<std::string> stream_readuntil_any(std::shared_ptr<StreamReaderImpl> r,
-                                       std::vector<std::string> seps) {
-  if (seps.empty()) throw ValueError("Separator should contain at least one element");
-  std::stable_sort(seps.begin(), seps.end(),
-                   [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
-  if (seps.front().empty()) throw ValueError("Separator should be at least one-byte string");
-  if (r->exception_) std::rethrow_exception(r->exception_);
-  const std::size_t min_seplen = seps.front().size();
-  const std::size_t max_seplen = seps.back().size();
-  std::size_t offset = 0;
-  std::size_t match_start = 0;
-  std::size_t match_end = 0;  // 0: no match yet (a match always ends after its first byte)
-  while (true) {
-    const std::size_t buflen = r->size();
-    if (buflen >= offset + min_seplen) {
-      const std::string_view buf = r->view();
-      for (const std::string& sep : seps) {
-        const std::size_t at = buf.find(sep, offset);
-        if (at == std::string_view::npos) continue;
-        if (match_end == 0 || at + sep.size() < match_end) {
-          match_start = at;
-          match_end = at + sep.size();
-        }
-      }
-      if (match_end != 0) break;
-      offset = buflen + 1 > max_seplen ? buflen + 1 - max_seplen : 0;
-      if (offset > r->limit_) {
-        throw LimitOverrunError("Separator is not found, and chunk exceed the limit", offset);
-      }
-    }
-    if (r->eof_) throw IncompleteReadError(r->take(r->size()), std::nullopt);
-    co_await StreamWaitAwaiter(*r, "readuntil");
-  }
-  if (match_start > r->limit_) {
-    throw LimitOverrunError("Separator is found, but chunk is longer than limit", match_start);
-  }
-  std::string chunk = r->take(match_end);
-  r->maybe_resume_transport();
-  co_return chunk;
-}
-
-}  // namespace
-
 // ---- StreamReaderProtocol --------------------------------------------------------------------
 
-class StreamReaderProtocol final : public Protocol,
+/// Python's StreamReaderProtocol is a plain Protocol; this one is a BufferedProtocol, so the
+/// socket transport receives straight into the reader's buffer (one copy less than going
+/// through the transport's shared read buffer and data_received()). Transports that only know
+/// data_received() still work: BufferedProtocol::data_received() copies into get_buffer().
+class StreamReaderProtocol final : public BufferedProtocol,
                                    public std::enable_shared_from_this<StreamReaderProtocol> {
  public:
   StreamReaderProtocol(std::shared_ptr<StreamReaderImpl> reader,
@@ -385,8 +46,13 @@ class StreamReaderProtocol final : public Protocol,
     reader_.reset();
     transport_ = nullptr;
   }
-  void data_received(std::span<const std::byte> data) override {
-    if (reader_) reader_->feed_data(as_chars(data));
+  std::span<std::byte> get_buffer(std::ptrdiff_t sizehint) override {
+    // After connection_lost() nothing is kept (as Python's data_received without a reader).
+    if (!reader_) return discard_;
+    return reader_->get_buffer(sizehint);
+  }
+  void buffer_updated(std::size_t nbytes) override {
+    if (reader_) reader_->buffer_updated(nbytes);
   }
   bool eof_received() override {
     if (reader_) reader_->feed_eof();
@@ -407,6 +73,7 @@ class StreamReaderProtocol final : public Protocol,
 
   std::shared_ptr<StreamReaderImpl> reader_;
   std::shared_ptr<ClientConnectedCallback> client_connected_cb_;
+  std::byte discard_[512];  // get_buffer() once the reader is gone
   Transport* transport_ = nullptr;
   bool over_ssl_ = false;
   // FlowControlMixin
@@ -591,10 +258,7 @@ void CloseWaiter::await_resume() {
 
 }  // namespace detail
 
-// ---- StreamReader ----------------------------------------------------------------------------
-
-StreamReader::StreamReader(std::size_t limit)
-    : impl_(std::make_shared<detail::StreamReaderImpl>(limit)) {}
+// ---- StreamWriter helpers -------------------------------------------------------------------
 
 namespace detail {
 namespace {
@@ -606,66 +270,6 @@ Coro<void> stream_wait_closed(std::shared_ptr<StreamReaderProtocol> protocol) {
 }
 }  // namespace
 }  // namespace detail
-
-Coro<std::string> StreamReader::read(std::ptrdiff_t n) {
-  return detail::stream_read(impl_, n);
-}
-Coro<std::string> StreamReader::readline() {
-  return detail::stream_readuntil(impl_, "\n", true);
-}
-namespace {
-// Python: StreamReader.__anext__: a line, or the end at b''.
-Coro<std::optional<std::string>> next_line(std::shared_ptr<detail::StreamReaderImpl> impl) {
-  std::string line = co_await detail::stream_readuntil(impl, "\n", true);
-  if (line.empty()) co_return std::nullopt;
-  co_return line;
-}
-Coro<std::string> anext_line(std::shared_ptr<detail::StreamReaderImpl> impl) {
-  std::string line = co_await detail::stream_readuntil(impl, "\n", true);
-  if (line.empty()) throw StopAsyncIteration();
-  co_return line;
-}
-}  // namespace
-Coro<std::optional<std::string>> StreamReader::next() {
-  return next_line(impl_);
-}
-Coro<std::string> StreamReader::anext() {
-  return anext_line(impl_);
-}
-Coro<std::string> StreamReader::readuntil(std::string_view separator) {
-  return detail::stream_readuntil(impl_, std::string(separator), false);
-}
-Coro<std::string> StreamReader::readuntil(std::span<const std::string_view> separators) {
-  return detail::stream_readuntil_any(
-      impl_, std::vector<std::string>(separators.begin(), separators.end()));
-}
-Coro<std::string> StreamReader::readexactly(std::ptrdiff_t n) {
-  return detail::stream_readexactly(impl_, n);
-}
-bool StreamReader::at_eof() const noexcept {
-  return impl_->eof_ && impl_->size() == 0;
-}
-std::exception_ptr StreamReader::exception() const noexcept {
-  return impl_->exception_;
-}
-void StreamReader::set_exception(std::exception_ptr exc) {
-  impl_->set_exception(std::move(exc));
-}
-void StreamReader::feed_data(std::span<const std::byte> data) {
-  impl_->feed_data({reinterpret_cast<const char*>(data.data()), data.size()});
-}
-void StreamReader::feed_data(std::string_view data) {
-  impl_->feed_data(data);
-}
-void StreamReader::feed_eof() {
-  impl_->feed_eof();
-}
-std::size_t StreamReader::buffered_size() const noexcept {
-  return impl_->size();
-}
-std::size_t StreamReader::limit() const noexcept {
-  return impl_->limit_;
-}
 
 // ---- StreamWriter ----------------------------------------------------------------------------
 

@@ -16,11 +16,16 @@
 #include <thread>
 #include <vector>
 
+#include <sys/socket.h>
+
 #include <gtest/gtest.h>
 
 #include "asyncio/async_generator.hpp"
+#include "asyncio/detail/pool_allocator.hpp"
 #include "asyncio/events.hpp"
 #include "asyncio/futures.hpp"
+#include "asyncio/sockets.hpp"
+#include "asyncio/streams.hpp"
 #include "asyncio/tasks.hpp"
 
 namespace {
@@ -352,4 +357,69 @@ TEST(AllocTest, AsyncGeneratorYieldSteadyStateAllocatesNothing) {
   EXPECT_GT(sum, 0);
   EXPECT_EQ(inline_cost, 0);
   EXPECT_EQ(suspended_cost, 0);
+}
+
+// A stream in a request/response rhythm over a real socket: the transport receives into the
+// reader's buffer, which the reader keeps, so readinto() allocates nothing once warm and read()
+// allocates only the string it returns.
+TEST(AllocTest, StreamReadintoSteadyStateAllocatesNothing) {
+  EventLoop loop;
+  long readinto_cost = -1;
+  long read_cost = -1;
+  long read_calls = 0;
+  long readinto_calls = 0;
+  constexpr int kRounds = 200;
+  auto main = [&]() -> Coro<> {
+    auto [a, b] = asyncio::socketpair();
+    auto rw = co_await asyncio::open_connection(std::move(a));
+    asyncio::StreamReader r = rw.first;
+    const std::string msg(16 * 1024, 'm');
+    std::vector<std::byte> buf(64 * 1024);
+    for (int i = 0; i < 2 * kRounds; ++i) {
+      if (i == kRounds) {
+        readinto_cost = -allocations;
+        counting = true;
+      }
+      if (::send(b.fd(), msg.data(), msg.size(), 0) != static_cast<ssize_t>(msg.size())) {
+        ADD_FAILURE() << "send failed";
+        co_return;
+      }
+      std::size_t got = 0;
+      while (got < msg.size()) {
+        got += co_await r.readinto(buf);
+        if (counting) ++readinto_calls;
+      }
+    }
+    counting = false;
+    readinto_cost += allocations;
+    for (int i = 0; i < 2 * kRounds; ++i) {
+      if (i == kRounds) {
+        read_cost = -allocations;
+        counting = true;
+      }
+      if (::send(b.fd(), msg.data(), msg.size(), 0) != static_cast<ssize_t>(msg.size())) {
+        ADD_FAILURE() << "send failed";
+        co_return;
+      }
+      std::size_t got = 0;
+      while (got < msg.size()) {
+        std::string d = co_await r.read(64 * 1024);
+        got += d.size();
+        if (counting) ++read_calls;
+      }
+    }
+    counting = false;
+    read_cost += allocations;
+    rw.second.close();
+  };
+  loop.run_until_complete(main());
+  std::printf("[ alloc    ] stream readinto(), %d x 16 KiB over a socket after warm-up: %ld\n",
+              kRounds, readinto_cost);
+  std::printf("[ alloc    ] stream read(), %d x 16 KiB (%ld calls): %ld\n", kRounds, read_calls,
+              read_cost);
+  RecordProperty("stream_readinto_allocations", static_cast<int>(readinto_cost));
+  // Under the sanitizers the frame cache is off: each call's coroutine frame counts too.
+  const long frames = asyncio::detail::pool::kEnabled ? 0 : 1;
+  EXPECT_EQ(readinto_cost, frames * readinto_calls);
+  EXPECT_LE(read_cost, (1 + frames) * read_calls);  // the returned strings, nothing else
 }

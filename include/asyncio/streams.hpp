@@ -21,9 +21,10 @@
 // StreamReader and StreamWriter are handles (copies share the stream), like Python objects.
 // The read methods, drain() and wait_closed() are coroutines (Coro), so they compose with
 // wait_for(), gather() and create_task() exactly as in Python; each keeps the stream alive
-// while it runs, and waiting costs no allocation beyond the coroutine frame. Data is copied
-// once from the socket's read buffer into the reader's buffer, and read() hands the whole
-// buffer over without a copy when it takes everything. At most one coroutine may wait on a reader
+// while it runs, and waiting costs no allocation beyond the coroutine frame. The socket is
+// received straight into the reader's buffer, which the reader keeps across reads; read()
+// returns a copy of the bytes it takes (one allocation per call), readinto() copies them into
+// the caller's memory (no allocation at all). At most one coroutine may wait on a reader
 // at a time (RuntimeError otherwise, as Python). A cancelled read leaves the buffered data in
 // place.
 //
@@ -133,6 +134,17 @@ class StreamReader {
   /// EOF; `n == 0` returns "" at once. Not limited by the limit.
   /// Python: StreamReader.read().
   Coro<std::string> read(std::ptrdiff_t n = -1);
+  /// Up to `buffer.size()` bytes copied into `buffer`, as soon as at least one is available;
+  /// returns how many, 0 at EOF (and at once for an empty `buffer`). read(n) without the
+  /// returned string: nothing is allocated. While it waits on an empty buffer, the socket is
+  /// received straight into `buffer` (no copy). `buffer` must stay valid until the call
+  /// completes; a cancelled call leaves the data buffered. Errors as read().
+  /// C++ addition (Python's StreamReader has no readinto(); the model is loop.sock_recv_into()
+  /// and BufferedProtocol).
+  Coro<std::size_t> readinto(std::span<std::byte> buffer);
+  /// readinto() into characters (e.g. a std::string or std::vector<char> sized beforehand).
+  /// C++ addition (see the std::byte form).
+  Coro<std::size_t> readinto(std::span<char> buffer);
   /// A line ending with '\n'; at EOF the partial last line without it ("" when none).
   /// Throws ValueError if the line exceeds the limit (the data up to and including the
   /// separator, or the whole buffer, is dropped), as Python.
