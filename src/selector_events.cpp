@@ -119,6 +119,25 @@ void WriteBuffer::clear() noexcept {
 
 // ---- SocketTransport -------------------------------------------------------------------------
 
+std::ptrdiff_t send_chunks_now(int fd,
+                               std::span<const std::span<const std::byte>> chunks) noexcept {
+  iovec iov[64];
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < chunks.size() && k < 64; ++i) {
+    if (chunks[i].empty()) continue;
+    iov[k].iov_base = const_cast<std::byte*>(chunks[i].data());
+    iov[k].iov_len = chunks[i].size();
+    ++k;
+  }
+  if (k == 0) return 0;
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = k;
+  ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  if (n >= 0) return n;
+  return would_block(errno) ? 0 : -errno;
+}
+
 SocketTransport::SocketTransport(EventLoop& loop, Socket sock, std::shared_ptr<Protocol> protocol,
                                  std::shared_ptr<ServerImpl> server,
                                  std::optional<SockAddr> peername)
@@ -264,22 +283,23 @@ void SocketTransport::read_ready() noexcept {
     on_eof();
     return;
   }
+  deliver(buf.first(static_cast<std::size_t>(n)));  // a plain Protocol: data_received()
+}
+
+std::span<std::byte> SocketTransport::protocol_buffer() noexcept {
   try {
-    protocol_->data_received(buf.first(static_cast<std::size_t>(n)));
+    std::span<std::byte> buf = buffered_->get_buffer(-1);
+    if (buf.empty()) throw RuntimeError("get_buffer() returned an empty buffer");
+    return buf;
   } catch (...) {
-    fatal_error(std::current_exception(), "Fatal error: protocol.data_received() call failed.");
+    fatal_error(std::current_exception(), "Fatal error: protocol.get_buffer() call failed.");
+    return {};
   }
 }
 
 void SocketTransport::read_ready_buffered() noexcept {
-  std::span<std::byte> buf;
-  try {
-    buf = buffered_->get_buffer(-1);
-    if (buf.empty()) throw RuntimeError("get_buffer() returned an empty buffer");
-  } catch (...) {
-    fatal_error(std::current_exception(), "Fatal error: protocol.get_buffer() call failed.");
-    return;
-  }
+  std::span<std::byte> buf = protocol_buffer();
+  if (buf.empty()) return;
   ssize_t n = ::recv(sock_.fd(), buf.data(), buf.size(), 0);
   if (n < 0) {
     if (would_block(errno)) return;
@@ -365,25 +385,10 @@ void SocketTransport::writelines(std::span<const std::span<const std::byte>> chu
   std::size_t first = 0;   // first chunk not fully sent
   std::size_t offset = 0;  // bytes of it already sent
   if (buffer_.empty()) {
-    iovec iov[64];
-    std::size_t k = 0;
-    for (std::size_t i = 0; i < chunks.size() && k < 64; ++i) {
-      if (chunks[i].empty()) continue;
-      iov[k].iov_base = const_cast<std::byte*>(chunks[i].data());
-      iov[k].iov_len = chunks[i].size();
-      ++k;
-    }
-    if (k == 0) return;
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = k;
-    ssize_t n = ::sendmsg(sock_.fd(), &msg, MSG_NOSIGNAL);
+    std::ptrdiff_t n = send_chunks_now(sock_.fd(), chunks);
     if (n < 0) {
-      if (!would_block(errno)) {
-        fatal_error(make_os_error(errno), "Fatal write error on socket transport");
-        return;
-      }
-      n = 0;
+      fatal_error(make_os_error(static_cast<int>(-n)), "Fatal write error on socket transport");
+      return;
     }
     auto sent = static_cast<std::size_t>(n);
     while (first < chunks.size() && sent >= chunks[first].size()) {

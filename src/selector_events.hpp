@@ -40,6 +40,10 @@ inline bool would_block(int err) noexcept {
   return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 
+/// Sends as much of `chunks` as the socket takes now, in one sendmsg() (up to 64 chunks; empty
+/// ones skipped): the number of bytes sent (0 when it would block), or -errno on an error.
+std::ptrdiff_t send_chunks_now(int fd, std::span<const std::span<const std::byte>> chunks) noexcept;
+
 /// `e` holds an OSError (a std::system_error).
 bool is_os_error(const std::exception_ptr& e) noexcept;
 
@@ -132,6 +136,8 @@ class SocketTransport final : public Transport, public IoHandler, public LoopClo
 
   void read_ready() noexcept;
   void read_ready_buffered() noexcept;
+  /// The BufferedProtocol's get_buffer(-1); empty after reporting a failure (fatal_error).
+  std::span<std::byte> protocol_buffer() noexcept;
   void on_eof() noexcept;
   void write_ready() noexcept;
   void fatal_error(std::exception_ptr exc, const char* message) noexcept;

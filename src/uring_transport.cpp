@@ -65,14 +65,8 @@ void SocketTransport::deliver(std::span<const std::byte> data) noexcept {
     return;
   }
   while (!data.empty()) {
-    std::span<std::byte> buf;
-    try {
-      buf = buffered_->get_buffer(-1);
-      if (buf.empty()) throw RuntimeError("get_buffer() returned an empty buffer");
-    } catch (...) {
-      fatal_error(std::current_exception(), "Fatal error: protocol.get_buffer() call failed.");
-      return;
-    }
+    std::span<std::byte> buf = protocol_buffer();
+    if (buf.empty()) return;
     std::size_t n = std::min(buf.size(), data.size());
     std::memcpy(buf.data(), data.data(), n);
     try {
@@ -259,24 +253,10 @@ void SocketTransport::uring_write(std::span<const std::span<const std::byte>> ch
     return;
   }
   // A large write: try the socket now (Python's optimization: no copy of what it takes).
-  iovec iov[64];
-  std::size_t k = 0;
-  for (std::size_t i = 0; i < chunks.size() && k < 64; ++i) {
-    if (chunks[i].empty()) continue;
-    iov[k].iov_base = const_cast<std::byte*>(chunks[i].data());
-    iov[k].iov_len = chunks[i].size();
-    ++k;
-  }
-  msghdr msg{};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = k;
-  ssize_t n = ::sendmsg(sock_.fd(), &msg, MSG_NOSIGNAL);
+  std::ptrdiff_t n = send_chunks_now(sock_.fd(), chunks);
   if (n < 0) {
-    if (!would_block(errno)) {
-      fatal_error(make_os_error(errno), "Fatal write error on socket transport");
-      return;
-    }
-    n = 0;
+    fatal_error(make_os_error(static_cast<int>(-n)), "Fatal write error on socket transport");
+    return;
   }
   auto skip = static_cast<std::size_t>(n);
   for (const auto& c : chunks) {

@@ -510,12 +510,12 @@ TEST(Awaitables, ReturnValuesAreTrue) {
 
 // ---- Never awaited -----------------------------------------------------------------------
 
+#if ASYNCIO_COROUTINE_DEBUG
 Coro<int> never_run(bool* ran) {
   *ran = true;
   co_return 1;
 }
 
-#if ASYNCIO_COROUTINE_DEBUG
 TEST(Awaitables, NeverAwaitedCoroutineIsReported) {
   asyncio::Runner runner;
   std::vector<std::string> reports;
