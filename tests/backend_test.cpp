@@ -255,9 +255,12 @@ TEST_P(BothBackends, ThreadsafeCallWakesABlockedLoop) {
   asyncio::EventLoop loop(GetParam());
   int result = loop.run_until_complete([](asyncio::EventLoop& l) -> asyncio::Coro<int> {
     asyncio::Future<int> f = l.create_future<int>();
-    std::thread t([&l, f]() mutable {
+    // The other thread touches only the loop and a pointer: a Future's handle (its reference
+    // count) belongs to the loop's thread.
+    asyncio::Future<int>* fp = &f;
+    std::thread t([&l, fp] {
       std::this_thread::sleep_for(20ms);
-      l.call_soon_threadsafe([f]() mutable { f.set_result(42); });
+      l.call_soon_threadsafe([fp] { fp->set_result(42); });
     });
     int v = co_await f;
     t.join();
