@@ -139,11 +139,11 @@ class StreamReader {
   /// returned string: nothing is allocated. While it waits on an empty buffer, the socket is
   /// received straight into `buffer` (no copy). `buffer` must stay valid until the call
   /// completes; a cancelled call leaves the data buffered. Errors as read().
-  /// C++ addition (Python's StreamReader has no readinto(); the model is loop.sock_recv_into()
-  /// and BufferedProtocol).
+  /// C++ only (Python's StreamReader has no readinto(); the model is loop.sock_recv_into() and
+  /// BufferedProtocol).
   Coro<std::size_t> readinto(std::span<std::byte> buffer);
   /// readinto() into characters (e.g. a std::string or std::vector<char> sized beforehand).
-  /// C++ addition (see the std::byte form).
+  /// C++ only (see the std::byte form).
   Coro<std::size_t> readinto(std::span<char> buffer);
   /// A line ending with '\n'; at EOF the partial last line without it ("" when none).
   /// Throws ValueError if the line exceeds the limit (the data up to and including the

@@ -42,7 +42,7 @@ def check_python():
 
 def compile_batch(cxx, lib, src, exe):
     cmd = cxx + ["-std=c++20", "-O0", "-g0", "-I", os.path.join(ROOT, "include"), "-I", HERE,
-                 src, lib, "-lssl", "-lcrypto", "-pthread", "-o", exe]
+                 src, lib, "-lssl", "-lcrypto", "-luring", "-pthread", "-o", exe]
     t = time.monotonic()
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
